@@ -1,0 +1,9 @@
+using System.CommandLine;
+using DfbNet.Cli.Commands;
+
+var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
+{
+    SynthCommand.Create(),
+};
+
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,206 @@
+namespace DfbNet.Core;
+
+/// <summary>
+/// The per-frame state of Algorithm 1 with modes and a latency budget: which stage runs next, the running
+/// softmax sum, and the events each stage produces. It holds no model: the engine (or a batch scheduler)
+/// runs the stage and hands the logits back, so frames of several streams can share one stage run.
+/// </summary>
+public sealed class FrameEvaluation
+{
+    private readonly ExitPolicy _policy;
+    private readonly TimeProvider _clock;
+    private readonly long _startTimestamp;
+    private readonly float[] _sum;
+    private bool _answered;
+
+    /// <param name="frameId">The client's id, copied into every event.</param>
+    /// <param name="policy">Thresholds p_1..p_M.</param>
+    /// <param name="classCount">K.</param>
+    /// <param name="mode">First-exit, refine or full.</param>
+    /// <param name="budget">Latency budget measured from <paramref name="startTimestamp"/>; null for none. Ignored in full mode.</param>
+    /// <param name="clock">The time source; tests pass a fake one.</param>
+    /// <param name="startTimestamp">When the frame was received, from <paramref name="clock"/>.</param>
+    public FrameEvaluation(string frameId, ExitPolicy policy, int classCount, InferenceMode mode, TimeSpan? budget, TimeProvider clock, long startTimestamp)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 2);
+        if (budget is { } b && b < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(budget), b, "The budget must not be negative.");
+        }
+
+        FrameId = frameId;
+        _policy = policy;
+        _clock = clock;
+        _startTimestamp = startTimestamp;
+        _sum = new float[classCount];
+        Mode = mode;
+        Budget = mode == InferenceMode.Full ? null : budget;
+    }
+
+    public string FrameId { get; }
+
+    public InferenceMode Mode { get; }
+
+    public TimeSpan? Budget { get; }
+
+    /// <summary>The zero-based stage to run next.</summary>
+    public int NextStage { get; private set; }
+
+    /// <summary>Exits computed so far.</summary>
+    public int ExitsComputed => NextStage;
+
+    /// <summary>True once the final event has been produced.</summary>
+    public bool IsComplete { get; private set; }
+
+    /// <summary>Time since the frame was received.</summary>
+    public TimeSpan Elapsed => _clock.GetElapsedTime(_startTimestamp);
+
+    /// <summary>
+    /// Decides whether the next stage may start. Stage 1 always runs (a frame always gets an answer). A later stage
+    /// does not start when the time spent plus its latency estimate would exceed the budget; the frame then ends
+    /// with a <see cref="ExitKind.BudgetCut"/> event carrying the fusion of the exits computed so far.
+    /// </summary>
+    /// <returns>True when the stage should run; false when the frame is complete (cut, or already done).</returns>
+    public bool TryBeginStage(TimeSpan estimate, out ExitEvent? budgetCut)
+    {
+        budgetCut = null;
+        if (IsComplete)
+        {
+            return false;
+        }
+
+        if (NextStage == 0 || Budget is not { } budget)
+        {
+            return true;
+        }
+
+        var elapsed = Elapsed;
+        if (elapsed + estimate <= budget)
+        {
+            return true;
+        }
+
+        IsComplete = true;
+        var fused = Prediction.From(MeanOfSum());
+        budgetCut = new ExitEvent
+        {
+            FrameId = FrameId,
+            Exit = 0,
+            Kind = ExitKind.BudgetCut,
+            Prediction = fused,
+            RunningFusion = fused,
+            ExitsComputed = ExitsComputed,
+            IsFinal = true,
+            ServerTime = elapsed,
+        };
+        return false;
+    }
+
+    /// <summary>Takes the logits of the stage that just ran and appends its events (one, or two after the last exit).</summary>
+    public void CompleteStage(ReadOnlySpan<float> logits, ICollection<ExitEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (IsComplete)
+        {
+            throw new InvalidOperationException($"Frame '{FrameId}' is already complete.");
+        }
+
+        if (logits.Length != _sum.Length)
+        {
+            throw new ArgumentException($"Exit {NextStage + 1} returned {logits.Length} logits; the model has {_sum.Length} classes.", nameof(logits));
+        }
+
+        var stage = NextStage;
+        var probabilities = new float[logits.Length];
+        ExitPolicy.Softmax(logits, probabilities);
+        for (var k = 0; k < _sum.Length; k++)
+        {
+            _sum[k] += probabilities[k];
+        }
+
+        NextStage = stage + 1;
+        var own = Prediction.From(probabilities);
+        var running = Prediction.From(MeanOfSum());
+        var last = NextStage == _policy.ExitCount;
+
+        ExitKind kind;
+        var final = false;
+        if (_answered)
+        {
+            kind = ExitKind.Refinement;
+        }
+        else if (_policy.ShouldExit(stage, own.Confidence))
+        {
+            _answered = true;
+            kind = ExitKind.EarlyExit;
+            final = Mode == InferenceMode.FirstExit;
+        }
+        else
+        {
+            kind = ExitKind.BelowThreshold;
+        }
+
+        var time = Elapsed;
+        events.Add(new ExitEvent
+        {
+            FrameId = FrameId,
+            Exit = stage + 1,
+            Kind = kind,
+            Prediction = own,
+            RunningFusion = running,
+            ExitsComputed = NextStage,
+            IsFinal = final,
+            ServerTime = time,
+        });
+
+        if (final)
+        {
+            IsComplete = true;
+            return;
+        }
+
+        if (last)
+        {
+            // No exit fired (first-exit), or refine/full ran them all: the answer is the mean over all M exits.
+            IsComplete = true;
+            events.Add(new ExitEvent
+            {
+                FrameId = FrameId,
+                Exit = 0,
+                Kind = ExitKind.Fused,
+                Prediction = running,
+                RunningFusion = running,
+                ExitsComputed = NextStage,
+                IsFinal = true,
+                ServerTime = time,
+            });
+        }
+    }
+
+    /// <summary>An event that fails a frame.</summary>
+    public static ExitEvent Failed(string frameId, FrameErrorCode code, string message, TimeSpan serverTime, int exitsComputed = 0) => new()
+    {
+        FrameId = frameId,
+        Exit = 0,
+        Kind = ExitKind.Error,
+        IsFinal = true,
+        ServerTime = serverTime,
+        ExitsComputed = exitsComputed,
+        Error = message,
+        ErrorCode = code,
+    };
+
+    private float[] MeanOfSum()
+    {
+        var mean = new float[_sum.Length];
+        var n = Math.Max(1, ExitsComputed);
+        for (var k = 0; k < mean.Length; k++)
+        {
+            mean[k] = _sum[k] / n;
+        }
+
+        return mean;
+    }
+}

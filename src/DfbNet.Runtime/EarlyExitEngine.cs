@@ -1,0 +1,380 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using DfbNet.Core;
+using DfbNet.Core.Manifest;
+using DfbNet.Runtime.Preprocessing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.ML.OnnxRuntime;
+
+namespace DfbNet.Runtime;
+
+/// <summary>
+/// Serves one DFB-Net: one session per stage, each stage's trunk feature handed to the next, Algorithm 1 with
+/// modes and a latency budget. Frames are independent; per-frame state lives in <see cref="FrameEvaluation"/>,
+/// outside the stage runners. Events are yielded the moment they exist.
+/// </summary>
+public sealed class EarlyExitEngine : IDisposable
+{
+    private readonly StageRunner[] _stages;
+    private readonly ImagePreprocessor _preprocessor;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly ConcurrentBag<RunOptions> _runOptions = [];
+    private int _inFlight;
+    private long _completed;
+    private long _cancelled;
+    private bool _disposed;
+
+    private EarlyExitEngine(string name, string folder, ModelManifest manifest, StageRunner[] stages, EngineOptions options, ILogger logger)
+    {
+        Name = name;
+        Folder = folder;
+        Manifest = manifest;
+        _stages = stages;
+        _clock = options.Clock;
+        _logger = logger;
+        _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
+        Latency = new StageLatencyEstimator(stages.Length);
+        DefaultPolicy = new ExitPolicy(manifest.Thresholds.Presets[manifest.Thresholds.Default]);
+    }
+
+    /// <summary>The model's name (its folder name).</summary>
+    public string Name { get; }
+
+    public string Folder { get; }
+
+    public ModelManifest Manifest { get; }
+
+    public IReadOnlyList<string> Classes => Manifest.Classes;
+
+    /// <summary>M.</summary>
+    public int ExitCount => _stages.Length;
+
+    public IReadOnlyList<StageRunner> Stages => _stages;
+
+    /// <summary>The running per-stage latency estimates (batch 1).</summary>
+    public StageLatencyEstimator Latency { get; }
+
+    /// <summary>The thresholds of the manifest's default preset.</summary>
+    public ExitPolicy DefaultPolicy { get; }
+
+    /// <summary>The provider of the stages; "CPU+CUDA" style when stages differ.</summary>
+    public string ExecutionProvider => string.Join("+", _stages.Select(s => s.Provider).Distinct());
+
+    public ImagePreprocessor Preprocessor => _preprocessor;
+
+    /// <summary>Frames being processed now.</summary>
+    public int InFlightFrames => Volatile.Read(ref _inFlight);
+
+    /// <summary>Frames that produced their final event.</summary>
+    public long FramesCompleted => Interlocked.Read(ref _completed);
+
+    /// <summary>Frames abandoned because their caller cancelled.</summary>
+    public long FramesCancelled => Interlocked.Read(ref _cancelled);
+
+    /// <summary>Loads a model folder: validates the manifest, opens every stage on the provider chain, checks that
+    /// stage shapes chain, and warms each stage up to seed the latency estimates.</summary>
+    /// <exception cref="ManifestException">The manifest or a stage model does not match; the message names the field.</exception>
+    public static EarlyExitEngine Load(string modelFolder, EngineOptions? options = null, ILogger? logger = null)
+    {
+        options ??= new EngineOptions();
+        logger ??= NullLogger.Instance;
+        var folder = Path.GetFullPath(modelFolder);
+        var name = Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
+        var manifest = ManifestLoader.LoadFolder(folder);
+        var manifestPath = Path.Combine(folder, ModelManifest.FileName);
+        var stages = new List<StageRunner>();
+        try
+        {
+            long[] expectedInput = [3, manifest.Input.Height, manifest.Input.Width];
+            for (var s = 0; s < manifest.Stages.Count; s++)
+            {
+                var spec = manifest.Stages[s];
+                var path = Path.Combine(folder, spec.File);
+                InferenceSession session;
+                string provider;
+                try
+                {
+                    (session, provider) = options.Providers.CreateSession(path, o => Configure(o, options), logger);
+                }
+                catch (OnnxRuntimeException ex)
+                {
+                    throw new ManifestException(manifestPath, $"stages[{s}].file", $"'{spec.File}' is not a loadable ONNX model: {ex.Message}", ex);
+                }
+
+                try
+                {
+                    var shapes = StageShapes.Check(session, spec, s, manifest.Classes.Count, expectedInput, s == manifest.Stages.Count - 1, manifestPath);
+                    stages.Add(new StageRunner(s, spec, session, provider, manifest.Classes.Count, expectedInput, shapes.Feature));
+                    expectedInput = shapes.Feature ?? [];
+                }
+                catch
+                {
+                    session.Dispose();
+                    throw;
+                }
+            }
+
+            var engine = new EarlyExitEngine(name, folder, manifest, [.. stages], options, logger);
+            engine.Warmup(options.WarmupRuns);
+            if (logger.IsEnabled(LogLevel.Information))
+            {
+                RuntimeLog.ModelLoaded(logger, name, stages.Count, engine.ExecutionProvider, engine.DescribeEstimates());
+            }
+            return engine;
+        }
+        catch
+        {
+            foreach (var stage in stages)
+            {
+                stage.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Resolves a request's thresholds: explicit values win, then a preset name, then the default preset.</summary>
+    /// <exception cref="ArgumentException">Unknown preset, wrong count or a value outside [0, 1].</exception>
+    public ExitPolicy ResolvePolicy(string? preset, IReadOnlyList<float>? thresholds)
+    {
+        if (thresholds is { Count: > 0 })
+        {
+            if (thresholds.Count != ExitCount)
+            {
+                throw new ArgumentException($"{thresholds.Count} thresholds given; model '{Name}' has {ExitCount} exits.");
+            }
+
+            for (var i = 0; i < thresholds.Count; i++)
+            {
+                if (!(thresholds[i] >= 0f && thresholds[i] <= 1f))
+                {
+                    throw new ArgumentException($"Threshold {i + 1} is {thresholds[i]}; thresholds must lie in [0, 1].");
+                }
+            }
+
+            return new ExitPolicy(thresholds);
+        }
+
+        if (string.IsNullOrEmpty(preset))
+        {
+            return DefaultPolicy;
+        }
+
+        return Manifest.Thresholds.Presets.TryGetValue(preset, out var values)
+            ? new ExitPolicy(values)
+            : throw new ArgumentException($"Model '{Name}' has no preset '{preset}' (presets: {string.Join(", ", Manifest.Thresholds.Presets.Keys)}).");
+    }
+
+    /// <summary>Classifies one frame, yielding each event as soon as it exists; the last one is final.</summary>
+    /// <remarks>A bad image yields one <see cref="ExitKind.Error"/> event rather than throwing. Cancellation stops the
+    /// stage in flight (ONNX Runtime's terminate flag) and throws <see cref="OperationCanceledException"/>.</remarks>
+    public async IAsyncEnumerable<ExitEvent> ClassifyAsync(FrameRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (request.Policy.ExitCount != ExitCount)
+        {
+            throw new ArgumentException($"The policy has {request.Policy.ExitCount} thresholds; model '{Name}' has {ExitCount} exits.", nameof(request));
+        }
+
+        // Yield once so that a caller's enumeration never runs model work synchronously inside MoveNextAsync's caller frame
+        // before it could observe cancellation.
+        await Task.Yield();
+        cancellationToken.ThrowIfCancellationRequested();
+
+        Interlocked.Increment(ref _inFlight);
+        var pool = ArrayPool<float>.Shared;
+        var current = pool.Rent(_preprocessor.TensorLength);
+        var logits = pool.Rent(Classes.Count);
+        var runOptions = RentRunOptions();
+        var finished = false;
+        try
+        {
+            var error = Preprocess(request, current);
+            if (error is not null)
+            {
+                finished = true;
+                yield return error;
+                yield break;
+            }
+
+            var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
+            var events = new List<ExitEvent>(2);
+            ExitEvent? cut;
+            while (evaluation.TryBeginStage(Latency.Estimate(evaluation.NextStage), out cut))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var stage = _stages[evaluation.NextStage];
+                var feature = stage.HasFeature ? pool.Rent(stage.FeatureLength) : null;
+                var failure = RunStage(stage, request.FrameId, current, logits, feature, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
+                pool.Return(current);
+                current = feature ?? [];
+                if (failure is not null)
+                {
+                    finished = true;
+                    yield return failure;
+                    yield break;
+                }
+
+                events.Clear();
+                evaluation.CompleteStage(logits.AsSpan(0, Classes.Count), events);
+                foreach (var e in events)
+                {
+                    finished |= e.IsFinal;
+                    yield return e;
+                }
+            }
+
+            if (cut is not null)
+            {
+                finished = true;
+                yield return cut;
+            }
+        }
+        finally
+        {
+            if (current.Length > 0)
+            {
+                pool.Return(current);
+            }
+
+            pool.Return(logits);
+            ReturnRunOptions(runOptions);
+            Interlocked.Decrement(ref _inFlight);
+            if (finished)
+            {
+                Interlocked.Increment(ref _completed);
+            }
+            else
+            {
+                Interlocked.Increment(ref _cancelled);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var stage in _stages)
+        {
+            stage.Dispose();
+        }
+
+        while (_runOptions.TryTake(out var options))
+        {
+            options.Dispose();
+        }
+    }
+
+    private static void Configure(SessionOptions options, EngineOptions engine)
+    {
+        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+        if (engine.IntraOpThreads > 0)
+        {
+            options.IntraOpNumThreads = engine.IntraOpThreads;
+        }
+    }
+
+    private ExitEvent? Preprocess(FrameRequest request, float[] destination)
+    {
+        try
+        {
+            _preprocessor.Process(request.Image, destination);
+            return null;
+        }
+        catch (InvalidImageException ex)
+        {
+            RuntimeLog.FrameRejected(_logger, request.FrameId, ex.Message);
+            var code = ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument;
+            return FrameEvaluation.Failed(request.FrameId, code, ex.Message, _clock.GetElapsedTime(request.ReceivedTimestamp));
+        }
+    }
+
+    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
+    {
+        var start = _clock.GetTimestamp();
+        try
+        {
+            using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
+            {
+                stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
+            }
+        }
+        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        catch (OnnxRuntimeException ex)
+        {
+            RuntimeLog.FrameFailed(_logger, ex, frameId, stage.Index + 1);
+            return FrameEvaluation.Failed(frameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
+        }
+
+        Latency.Record(stage.Index, _clock.GetElapsedTime(start));
+        return null;
+    }
+
+    private void Warmup(int runs)
+    {
+        if (runs <= 0)
+        {
+            return;
+        }
+
+        using var runOptions = new RunOptions();
+        var input = new float[_preprocessor.TensorLength];
+        var logits = new float[Classes.Count];
+        foreach (var stage in _stages)
+        {
+            var feature = new float[stage.FeatureLength];
+            for (var i = 0; i < runs; i++)
+            {
+                var start = _clock.GetTimestamp();
+                stage.Run(input, 1, logits, feature, runOptions);
+
+                // The first run pays one-off allocation and kernel selection; it is not a latency sample.
+                if (i > 0 || runs == 1)
+                {
+                    Latency.Record(stage.Index, _clock.GetElapsedTime(start));
+                }
+            }
+
+            input = feature;
+        }
+    }
+
+    private string DescribeEstimates() =>
+        string.Join(", ", Enumerable.Range(0, ExitCount).Select(s => string.Create(CultureInfo.InvariantCulture, $"{Latency.Estimate(s).TotalMilliseconds:F3} ms")));
+
+    private RunOptions RentRunOptions()
+    {
+        if (_runOptions.TryTake(out var options))
+        {
+            return options;
+        }
+
+        return new RunOptions();
+    }
+
+    private void ReturnRunOptions(RunOptions options)
+    {
+        if (options.Terminate || _disposed)
+        {
+            // A terminated RunOptions is not reused: resetting the flag races with a late cancellation callback.
+            options.Dispose();
+            return;
+        }
+
+        _runOptions.Add(options);
+    }
+}

@@ -1,0 +1,16 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace DfbNet.Runtime.ExecutionProviders;
+
+/// <summary>
+/// One ONNX Runtime execution provider. The provider chain tries these in order; one that cannot be used on this
+/// machine says why and is skipped, never silently.
+/// </summary>
+public interface IExecutionProvider
+{
+    /// <summary>The name shown in model info, logs and metrics (for example "CPU", "CUDA", "TensorRT").</summary>
+    string Name { get; }
+
+    /// <summary>Adds the provider to <paramref name="options"/>; returns false with a reason when it cannot run here.</summary>
+    bool TryAppendTo(SessionOptions options, out string? reason);
+}

@@ -1,0 +1,13 @@
+using DfbNet.Core;
+using DfbNet.Runtime.Preprocessing;
+
+namespace DfbNet.Runtime;
+
+/// <summary>One frame to classify and how.</summary>
+/// <param name="FrameId">Echoed in every event.</param>
+/// <param name="Image">The pixels.</param>
+/// <param name="Policy">Thresholds p_1..p_M.</param>
+/// <param name="Mode">First-exit, refine or full.</param>
+/// <param name="Budget">Latency budget from <paramref name="ReceivedTimestamp"/>; null for none.</param>
+/// <param name="ReceivedTimestamp">When the frame arrived, from the engine's clock.</param>
+public sealed record FrameRequest(string FrameId, ImageSource Image, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, long ReceivedTimestamp);

@@ -1,0 +1,170 @@
+using DfbNet.Core.Manifest;
+using SkiaSharp;
+
+namespace DfbNet.Runtime.Preprocessing;
+
+/// <summary>
+/// Turns a frame into stage 1's input: decode (JPEG/PNG, with SkiaSharp), resize to the model's input size
+/// (bilinear), normalise <c>(pixel * scale - mean) / std</c> per channel, and write NCHW floats.
+/// SkiaSharp decodes untrusted bytes safely (a bad image is a null codec or a failed result, never a dead process)
+/// and reports the size before any pixel is decoded, so oversized images are refused cheaply.
+/// </summary>
+public sealed class ImagePreprocessor
+{
+    private readonly int _width;
+    private readonly int _height;
+    private readonly float[] _multiplier = new float[3];
+    private readonly float[] _offset = new float[3];
+    private readonly long _maxPixels;
+
+    /// <param name="input">The model's input spec.</param>
+    /// <param name="maxSourcePixels">The largest image (width * height) accepted before decoding.</param>
+    public ImagePreprocessor(InputSpec input, long maxSourcePixels = 4096L * 4096L)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        _width = input.Width;
+        _height = input.Height;
+        _maxPixels = maxSourcePixels;
+        var norm = input.Normalization;
+        for (var c = 0; c < 3; c++)
+        {
+            // (p * scale - mean) / std == p * (scale / std) - mean / std: one multiply-add per value.
+            _multiplier[c] = norm.Scale / norm.Std[c];
+            _offset[c] = -norm.Mean[c] / norm.Std[c];
+        }
+    }
+
+    /// <summary>Floats in one preprocessed image: 3 * height * width.</summary>
+    public int TensorLength => 3 * _width * _height;
+
+    public int Width => _width;
+
+    public int Height => _height;
+
+    /// <summary>Writes the preprocessed image into <paramref name="destination"/> (CHW, <see cref="TensorLength"/> floats).</summary>
+    /// <exception cref="InvalidImageException">The image is corrupt, unsupported, too large, or a raw buffer of the wrong size.</exception>
+    public void Process(ImageSource source, Span<float> destination)
+    {
+        if (destination.Length < TensorLength)
+        {
+            throw new ArgumentException($"Destination holds {destination.Length} floats; {TensorLength} are needed.", nameof(destination));
+        }
+
+        if (source.IsRaw)
+        {
+            ProcessRaw(source, destination);
+        }
+        else
+        {
+            ProcessEncoded(source.Data.Span, destination);
+        }
+    }
+
+    private void ProcessRaw(ImageSource source, Span<float> destination)
+    {
+        if (source.Channels != 3)
+        {
+            throw new InvalidImageException($"Raw image has {source.Channels} channels; only 3 (RGB, HWC) is supported.");
+        }
+
+        if (source.Height < 1 || source.Width < 1)
+        {
+            throw new InvalidImageException($"Raw image shape {source.Height}x{source.Width}x{source.Channels} is empty.");
+        }
+
+        CheckSize(source.Width, source.Height);
+        var expected = (long)source.Height * source.Width * 3;
+        if (source.Data.Length != expected)
+        {
+            throw new InvalidImageException($"Raw image holds {source.Data.Length} bytes; shape {source.Height}x{source.Width}x3 needs {expected}.");
+        }
+
+        var rgb = source.Data.Span;
+        if (source.Width == _width && source.Height == _height)
+        {
+            WriteTensor(rgb, 3, destination);
+            return;
+        }
+
+        // Different size: widen to RGBA and let Skia resize exactly as it does decoded images.
+        using var bitmap = new SKBitmap(new SKImageInfo(source.Width, source.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var rgba = bitmap.GetPixelSpan();
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            rgba[j] = rgb[i];
+            rgba[j + 1] = rgb[i + 1];
+            rgba[j + 2] = rgb[i + 2];
+            rgba[j + 3] = 255;
+        }
+
+        ResizeAndWrite(bitmap, destination);
+    }
+
+    private void ProcessEncoded(ReadOnlySpan<byte> bytes, Span<float> destination)
+    {
+        if (bytes.IsEmpty)
+        {
+            throw new InvalidImageException("The image is empty (0 bytes).");
+        }
+
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data)
+            ?? throw new InvalidImageException($"The image ({bytes.Length} bytes) is not a readable JPEG or PNG.");
+        var format = codec.EncodedFormat;
+        if (format is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png))
+        {
+            throw new InvalidImageException($"Image format {format} is not supported; send JPEG or PNG.");
+        }
+
+        var info = codec.Info;
+        CheckSize(info.Width, info.Height);
+        var decodeInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(decodeInfo);
+        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+        if (result != SKCodecResult.Success)
+        {
+            // IncompleteInput is a truncated file: refuse it rather than classify a half-grey frame.
+            throw new InvalidImageException($"The {format} image could not be decoded: {result}.");
+        }
+
+        if (info.Width == _width && info.Height == _height)
+        {
+            WriteTensor(bitmap.GetPixelSpan(), 4, destination);
+            return;
+        }
+
+        ResizeAndWrite(bitmap, destination);
+    }
+
+    private void ResizeAndWrite(SKBitmap bitmap, Span<float> destination)
+    {
+        var target = new SKImageInfo(_width, _height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var resized = bitmap.Resize(target, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None))
+            ?? throw new InvalidImageException($"The image could not be resized to {_width}x{_height}.");
+        WriteTensor(resized.GetPixelSpan(), 4, destination);
+    }
+
+    private void CheckSize(int width, int height)
+    {
+        if ((long)width * height > _maxPixels)
+        {
+            throw new InvalidImageException($"The image is {width}x{height}; at most {_maxPixels} pixels are accepted.") { TooLarge = true };
+        }
+    }
+
+    private void WriteTensor(ReadOnlySpan<byte> pixels, int stride, Span<float> destination)
+    {
+        var plane = _width * _height;
+        var r = destination[..plane];
+        var g = destination.Slice(plane, plane);
+        var b = destination.Slice(2 * plane, plane);
+        float mr = _multiplier[0], mg = _multiplier[1], mb = _multiplier[2];
+        float or = _offset[0], og = _offset[1], ob = _offset[2];
+        for (int i = 0, p = 0; i < plane; i++, p += stride)
+        {
+            r[i] = (pixels[p] * mr) + or;
+            g[i] = (pixels[p + 1] * mg) + og;
+            b[i] = (pixels[p + 2] * mb) + ob;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using DfbNet.Server.Services;
+using Microsoft.Extensions.Options;
+
+namespace DfbNet.Server;
+
+/// <summary>Wires DfbNet into an ASP.NET Core host, as <c>AddGrpc</c>/<c>MapGrpcService</c> do for gRPC.</summary>
+public static class DfbNetServerExtensions
+{
+    /// <summary>Adds the DfbNet options (section <c>DfbNet</c>, validated at start-up), the model registry, gRPC,
+    /// health checks and reflection.</summary>
+    public static IServiceCollection AddDfbNetServer(this IServiceCollection services)
+    {
+        services.AddOptions<DfbNetServerOptions>()
+            .BindConfiguration(DfbNetServerOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ModelRegistry>();
+        services.AddGrpc();
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<IOptions<DfbNetServerOptions>>((grpc, dfbnet) =>
+            {
+                grpc.MaxReceiveMessageSize = dfbnet.Value.MaxMessageBytes;
+                grpc.EnableDetailedErrors = false;
+            });
+        services.AddGrpcHealthChecks().AddCheck<ModelsHealthCheck>("models");
+        services.AddGrpcReflection();
+
+        // Load every model before the server accepts calls: a bad manifest stops start-up, not the first request.
+        services.AddHostedService<ModelLoader>();
+        return services;
+    }
+
+    /// <summary>Maps the native service, grpc.health.v1 and server reflection.</summary>
+    public static IEndpointRouteBuilder MapDfbNet(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGrpcService<DfbNetService>();
+        endpoints.MapGrpcHealthChecksService();
+        endpoints.MapGrpcReflectionService();
+        return endpoints;
+    }
+
+    private sealed class ModelLoader(ModelRegistry registry) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            // Resolving the registry (constructor argument) has loaded the models.
+            _ = registry.Names;
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

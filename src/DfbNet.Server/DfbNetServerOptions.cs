@@ -1,0 +1,56 @@
+using System.ComponentModel.DataAnnotations;
+using DfbNet.Core;
+
+namespace DfbNet.Server;
+
+/// <summary>Server settings, bound from the <c>DfbNet</c> configuration section (appsettings, DFBNET__* environment variables, --DfbNet:Key=value).</summary>
+public sealed class DfbNetServerOptions
+{
+    public const string SectionName = "DfbNet";
+
+    /// <summary>Folder whose sub-folders each hold a model (manifest.json + stage files). Relative paths are looked up from the working directory upwards.</summary>
+    [Required]
+    public string ModelRoot { get; set; } = "models";
+
+    /// <summary>The model answering requests that name none.</summary>
+    [Required]
+    public string DefaultModel { get; set; } = "default";
+
+    /// <summary>The mode of requests that name none.</summary>
+    public InferenceMode DefaultMode { get; set; } = InferenceMode.FirstExit;
+
+    /// <summary>Threshold preset of requests that name none; empty for each model's own default preset.</summary>
+    public string? DefaultPreset { get; set; }
+
+    /// <summary>Per-frame latency budget of requests that name none, in milliseconds; 0 for none.</summary>
+    [Range(0, 3_600_000)]
+    public double DefaultBudgetMs { get; set; }
+
+    /// <summary>Largest request message accepted, in bytes (an encoded or raw frame must fit).</summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>Frames of one stream processed concurrently; their events may interleave.</summary>
+    [Range(1, 64)]
+    public int MaxFramesInFlightPerStream { get; set; } = 1;
+
+    /// <summary>Frames of one stream received but not yet started; the client is slowed (HTTP/2 flow control) beyond this.</summary>
+    [Range(1, 1024)]
+    public int StreamQueueCapacity { get; set; } = 8;
+
+    /// <summary>Classes listed in a prediction's top-k when a request does not say.</summary>
+    [Range(1, 1000)]
+    public int DefaultTopK { get; set; } = 5;
+
+    /// <summary>ONNX Runtime intra-op threads per stage session; 0 for ONNX Runtime's default (all cores).</summary>
+    [Range(0, 1024)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Warm-up runs per stage at start-up (seed the latency estimates).</summary>
+    [Range(0, 1000)]
+    public int WarmupRuns { get; set; } = 3;
+
+    /// <summary>Largest decoded image, in pixels.</summary>
+    [Range(1, 1L << 30)]
+    public long MaxImagePixels { get; set; } = 4096L * 4096L;
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using DfbNet.Core;
+using DfbNet.Runtime;
+using Grpc.Core;
+using Proto = DfbNet.Protocol.V1;
+
+namespace DfbNet.Server.Internal;
+
+/// <summary>A call's or stream's settings after defaults: the model, thresholds, mode, budget and top-k.</summary>
+internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, int TopK)
+{
+    public const string ModelHeader = "dfbnet-model";
+    public const string ModeHeader = "dfbnet-mode";
+    public const string PresetHeader = "dfbnet-preset";
+    public const string ThresholdsHeader = "dfbnet-thresholds";
+    public const string BudgetHeader = "dfbnet-budget-ms";
+    public const string TopKHeader = "dfbnet-top-k";
+
+    /// <summary>Merges message options (which win), call metadata and the server's defaults.</summary>
+    /// <exception cref="RpcException">NOT_FOUND for an unknown model; INVALID_ARGUMENT for a bad preset, threshold, mode, budget or top-k.</exception>
+    public static ResolvedOptions Resolve(Proto.StreamOptions? options, Metadata? headers, ModelRegistry models, DfbNetServerOptions defaults)
+    {
+        var modelName = NonEmpty(options?.Model) ?? headers?.GetValue(ModelHeader);
+        if (!models.TryGet(modelName, out var engine))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{modelName}' is not served (models: {string.Join(", ", models.Names)})."));
+        }
+
+        var mode = options?.Mode switch
+        {
+            Proto.InferenceMode.FirstExit => InferenceMode.FirstExit,
+            Proto.InferenceMode.Refine => InferenceMode.Refine,
+            Proto.InferenceMode.Full => InferenceMode.Full,
+            _ => ParseMode(headers?.GetValue(ModeHeader)) ?? defaults.DefaultMode,
+        };
+
+        string? preset = null;
+        IReadOnlyList<float>? thresholds = null;
+        switch (options?.Thresholds?.SelectionCase)
+        {
+            case Proto.ThresholdSelection.SelectionOneofCase.Preset:
+                preset = options.Thresholds.Preset;
+                break;
+            case Proto.ThresholdSelection.SelectionOneofCase.Explicit:
+                thresholds = options.Thresholds.Explicit.Values;
+                if (thresholds.Count == 0)
+                {
+                    throw Invalid("options.thresholds.explicit.values is empty.");
+                }
+
+                break;
+            default:
+                thresholds = ParseThresholds(headers?.GetValue(ThresholdsHeader));
+                preset = headers?.GetValue(PresetHeader) ?? NonEmpty(defaults.DefaultPreset);
+                break;
+        }
+
+        ExitPolicy policy;
+        try
+        {
+            policy = engine.ResolvePolicy(preset, thresholds);
+        }
+        catch (ArgumentException ex)
+        {
+            throw Invalid(ex.Message);
+        }
+
+        TimeSpan? budget = options?.Budget is { } d ? ToBudget(d, "options.budget") : ParseBudget(headers?.GetValue(BudgetHeader));
+        if (budget is null && defaults.DefaultBudgetMs > 0)
+        {
+            budget = TimeSpan.FromMilliseconds(defaults.DefaultBudgetMs);
+        }
+
+        var topK = options?.TopK > 0 ? (int)options.TopK : ParseInt(headers?.GetValue(TopKHeader), TopKHeader) ?? defaults.DefaultTopK;
+        if (topK < 1)
+        {
+            throw Invalid($"top_k is {topK}; expected at least 1.");
+        }
+
+        return new ResolvedOptions(engine, policy, mode, budget, Math.Min(topK, engine.Classes.Count));
+    }
+
+    /// <summary>A frame's own budget, or null to keep the stream's.</summary>
+    public static TimeSpan? ToBudget(Google.Protobuf.WellKnownTypes.Duration duration, string field)
+    {
+        if (duration.Seconds < 0 || duration.Nanos < 0)
+        {
+            throw Invalid($"{field} is negative.");
+        }
+
+        var budget = duration.ToTimeSpan();
+        return budget == TimeSpan.Zero ? null : budget;
+    }
+
+    private static InferenceMode? ParseMode(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" => null,
+        "first-exit" or "first_exit" or "firstexit" => InferenceMode.FirstExit,
+        "refine" => InferenceMode.Refine,
+        "full" => InferenceMode.Full,
+        _ => throw Invalid($"{ModeHeader} '{value}' is not one of first-exit, refine, full."),
+    };
+
+    private static float[]? ParseThresholds(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        var parts = value.Split(',', StringSplitOptions.TrimEntries);
+        var result = new float[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]))
+            {
+                throw Invalid($"{ThresholdsHeader} value {i + 1} '{parts[i]}' is not a number.");
+            }
+        }
+
+        return result;
+    }
+
+    private static TimeSpan? ParseBudget(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) || ms < 0 || !double.IsFinite(ms))
+        {
+            throw Invalid($"{BudgetHeader} '{value}' is not a non-negative number of milliseconds.");
+        }
+
+        return ms == 0 ? null : TimeSpan.FromMilliseconds(ms);
+    }
+
+    private static int? ParseInt(string? value, string key)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n)
+            ? n
+            : throw Invalid($"{key} '{value}' is not an integer.");
+    }
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    private static RpcException Invalid(string message) => new(new Status(StatusCode.InvalidArgument, message));
+}

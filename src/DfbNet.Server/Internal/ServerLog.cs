@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace DfbNet.Server.Internal;
+
+/// <summary>Source-generated log messages of the server.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving models {Models} from {ModelRoot}; default {DefaultModel}")]
+    public static partial void ModelsLoaded(ILogger logger, string models, string modelRoot, string defaultModel);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Stream {StreamId} opened: model {Model}, mode {Mode}")]
+    public static partial void StreamOpened(ILogger logger, string streamId, string model, string mode);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Stream {StreamId} closed after {Frames} frames")]
+    public static partial void StreamClosed(ILogger logger, string streamId, long frames);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Stream {StreamId} cancelled by the client after {Frames} frames")]
+    public static partial void StreamCancelled(ILogger logger, string streamId, long frames);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Stream {StreamId} frame {FrameId} failed: {Error}")]
+    public static partial void FrameFailed(ILogger logger, string streamId, string frameId, string error);
+}

@@ -1,0 +1,78 @@
+using DfbNet.Core.Manifest;
+using DfbNet.Runtime;
+using DfbNet.Server.Internal;
+using Microsoft.Extensions.Options;
+
+namespace DfbNet.Server;
+
+/// <summary>Every model folder under the model root, loaded at start-up and addressed by name. Owns the engines.</summary>
+public sealed class ModelRegistry : IDisposable
+{
+    private readonly Dictionary<string, EarlyExitEngine> _models;
+
+    public ModelRegistry(IOptions<DfbNetServerOptions> options, ILoggerFactory loggerFactory, IHostEnvironment environment)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var settings = options.Value;
+        var logger = loggerFactory.CreateLogger<ModelRegistry>();
+        Root = ModelRootLocator.Resolve(settings.ModelRoot, environment.ContentRootPath);
+        var engineOptions = new EngineOptions
+        {
+            IntraOpThreads = settings.IntraOpThreads,
+            WarmupRuns = settings.WarmupRuns,
+            MaxImagePixels = settings.MaxImagePixels,
+        };
+
+        var folders = Directory.EnumerateDirectories(Root)
+            .Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName)))
+            .OrderBy(d => d, StringComparer.Ordinal)
+            .ToList();
+        var names = folders.Select(Path.GetFileName).ToList();
+        if (!names.Contains(settings.DefaultModel, StringComparer.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"DfbNet:DefaultModel '{settings.DefaultModel}' is not a model folder under {Root} " +
+                $"(found: {(names.Count == 0 ? "none" : string.Join(", ", names))}). A model folder holds a manifest.json.");
+        }
+
+        _models = new Dictionary<string, EarlyExitEngine>(StringComparer.Ordinal);
+        try
+        {
+            var engineLogger = loggerFactory.CreateLogger<EarlyExitEngine>();
+            foreach (var folder in folders)
+            {
+                var engine = EarlyExitEngine.Load(folder, engineOptions, engineLogger);
+                _models.Add(engine.Name, engine);
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        DefaultModel = settings.DefaultModel;
+        ServerLog.ModelsLoaded(logger, string.Join(", ", _models.Keys), Root, DefaultModel);
+    }
+
+    /// <summary>The resolved model root folder.</summary>
+    public string Root { get; }
+
+    public string DefaultModel { get; }
+
+    public IReadOnlyCollection<string> Names => _models.Keys;
+
+    /// <summary>The engine for <paramref name="name"/>, or the default model when it is empty.</summary>
+    public bool TryGet(string? name, out EarlyExitEngine engine) =>
+        _models.TryGetValue(string.IsNullOrEmpty(name) ? DefaultModel : name, out engine!);
+
+    public void Dispose()
+    {
+        foreach (var engine in _models.Values)
+        {
+            engine.Dispose();
+        }
+
+        _models.Clear();
+    }
+}

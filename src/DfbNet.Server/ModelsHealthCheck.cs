@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace DfbNet.Server;
+
+/// <summary>Healthy once the model registry has loaded every model.</summary>
+internal sealed class ModelsHealthCheck(ModelRegistry registry) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(registry.Names.Count > 0
+            ? HealthCheckResult.Healthy($"{registry.Names.Count} model(s) loaded")
+            : HealthCheckResult.Unhealthy("no model loaded"));
+}

@@ -1,0 +1,4 @@
+using DfbNet.Server;
+
+var app = ServerApplication.Build(args);
+await app.RunAsync();

@@ -1,0 +1,23 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace DfbNet.Server;
+
+/// <summary>Builds the DfbNet web application; <c>Program</c> and the functional tests share it.</summary>
+public static class ServerApplication
+{
+    /// <param name="args">Command line: <c>--urls</c>, <c>--DfbNet:ModelRoot=...</c> and any other configuration key.</param>
+    /// <param name="configure">Extra configuration before the app is built (tests add in-memory settings).</param>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+
+        // gRPC only: HTTP/2 on every endpoint, also without TLS (h2c), as gRPC clients expect.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        builder.Services.AddDfbNetServer();
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapDfbNet();
+        return app;
+    }
+}
