@@ -62,9 +62,12 @@ public sealed class FrameEvaluation
     /// does not start when the time spent plus its latency estimate would exceed the budget; the frame then ends
     /// with a <see cref="ExitKind.BudgetCut"/> event carrying the fusion of the exits computed so far.
     /// </summary>
+    /// <param name="latency">The per-stage latency estimates of the model's provider.</param>
+    /// <param name="budgetCut">The final event when the budget stops the frame here.</param>
     /// <returns>True when the stage should run; false when the frame is complete (cut, or already done).</returns>
-    public bool TryBeginStage(TimeSpan estimate, out ExitEvent? budgetCut)
+    public bool TryBeginStage(StageLatencyEstimator latency, out ExitEvent? budgetCut)
     {
+        ArgumentNullException.ThrowIfNull(latency);
         budgetCut = null;
         if (IsComplete)
         {
@@ -77,7 +80,7 @@ public sealed class FrameEvaluation
         }
 
         var elapsed = Elapsed;
-        if (elapsed + estimate <= budget)
+        if (elapsed + latency.Estimate(NextStage) <= budget)
         {
             return true;
         }

@@ -205,7 +205,7 @@ public sealed class EarlyExitEngine : IDisposable
             var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
             var events = new List<ExitEvent>(2);
             ExitEvent? cut;
-            while (evaluation.TryBeginStage(Latency.Estimate(evaluation.NextStage), out cut))
+            while (evaluation.TryBeginStage(Latency, out cut))
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var stage = _stages[evaluation.NextStage];
