@@ -1,0 +1,54 @@
+using DfbNet.Core.Manifest;
+using DfbNet.Core.Onnx;
+
+namespace DfbNet.Server.Tests;
+
+public sealed class StartupTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dfbnet-startup-" + Guid.NewGuid().ToString("N"));
+
+    public StartupTests()
+    {
+        SyntheticModelFolder.Write(Path.Combine(_root, "tiny"), new SyntheticDfbNetOptions { InputSize = 16, StageWidths = [4, 8], BranchWidth = 4 });
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task UnknownDefaultModel_StopsStartupNamingItAndTheModelsFound()
+    {
+        await using var app = TestServer.Build(_root, "--DfbNet:DefaultModel=missing");
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("'missing'", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("tiny", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MissingModelRoot_StopsStartup()
+    {
+        await using var app = TestServer.Build(Path.Combine(_root, "nowhere"));
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("ModelRoot", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadManifest_StopsStartupNamingTheField()
+    {
+        var manifest = Path.Combine(_root, "tiny", ModelManifest.FileName);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("0.9,", "1.9,", StringComparison.Ordinal));
+        await using var app = TestServer.Build(_root);
+        var ex = await Assert.ThrowsAsync<ManifestException>(() => app.StartAsync());
+        Assert.StartsWith("thresholds.presets.balanced[", ex.Field, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task InvalidOption_StopsStartupNamingIt()
+    {
+        var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(async () =>
+        {
+            await using var app = TestServer.Build(_root, "--DfbNet:MaxFramesInFlightPerStream=0");
+            await app.StartAsync();
+        });
+        Assert.Contains("MaxFramesInFlightPerStream", ex.Message, StringComparison.Ordinal);
+    }
+}
