@@ -20,14 +20,35 @@ internal static class SynthCommand
         command.SetAction(parse =>
         {
             var folder = parse.GetValue(output)!;
-            var stageWidths = parse.GetValue(widths)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+            var widthText = parse.GetValue(widths)!;
+            var parts = widthText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var stageWidths = new int[parts.Length];
+            for (var i = 0; i < parts.Length; i++)
+            {
+                if (!int.TryParse(parts[i], out stageWidths[i]) || stageWidths[i] < 1)
+                {
+                    Console.Error.WriteLine($"dfbnet synth: --widths '{widthText}': '{parts[i]}' is not a positive integer.");
+                    return 2;
+                }
+            }
+
             var options = new SyntheticDfbNetOptions
             {
                 Seed = parse.GetValue(seed),
                 InputSize = parse.GetValue(size),
                 StageWidths = stageWidths,
             };
-            var manifest = SyntheticModelFolder.Write(folder.FullName, options);
+            Core.Manifest.ModelManifest manifest;
+            try
+            {
+                manifest = SyntheticModelFolder.Write(folder.FullName, options);
+            }
+            catch (ArgumentException ex)
+            {
+                Console.Error.WriteLine($"dfbnet synth: {ex.Message}");
+                return 2;
+            }
+
             Console.WriteLine($"Wrote {manifest.Stages.Count} stages and {Core.Manifest.ModelManifest.FileName} to {folder.FullName} ({manifest.Stages.Sum(s => s.Parameters):N0} parameters, untrained).");
             return 0;
         });

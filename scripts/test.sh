@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the repository on a fresh Debian 12 machine with the .NET 10 SDK.
+# Installs what the tests need first, so that CI (.ci/run) and a developer run the same thing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "Installing: ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build DfbNet.sln -c Release
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+dotnet test DfbNet.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
+
+# One closing line for every test project together.
+passed=$(grep -E '^\s+Passed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -E '^\s+Failed: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -E '^\s+Skipped: [0-9]+$' "$log" | awk '{s+=$2} END {print s+0}')
+echo "$passed passed, $failed failed, $skipped skipped"
+exit $status
