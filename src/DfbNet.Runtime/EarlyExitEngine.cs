@@ -72,6 +72,9 @@ public sealed class EarlyExitEngine : IDisposable
     /// <summary>Frames that produced their final event.</summary>
     public long FramesCompleted => Interlocked.Read(ref _completed);
 
+    /// <summary>Cumulative counts and durations (statistics endpoints).</summary>
+    public EngineStatistics Statistics { get; } = new();
+
     /// <summary>Frames abandoned because their caller cancelled.</summary>
     public long FramesCancelled => Interlocked.Read(ref _cancelled);
 
@@ -192,8 +195,11 @@ public sealed class EarlyExitEngine : IDisposable
         var logits = pool.Rent(Classes.Count);
         var runOptions = RentRunOptions();
         var finished = false;
+        var succeeded = false;
+        var inference = TimeSpan.Zero;
         try
         {
+            var inputStart = _clock.GetTimestamp();
             var error = Preprocess(request, current);
             if (error is not null)
             {
@@ -201,6 +207,8 @@ public sealed class EarlyExitEngine : IDisposable
                 yield return error;
                 yield break;
             }
+
+            Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
 
             var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
             var events = new List<ExitEvent>(2);
@@ -210,7 +218,9 @@ public sealed class EarlyExitEngine : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 var stage = _stages[evaluation.NextStage];
                 var feature = stage.HasFeature ? pool.Rent(stage.FeatureLength) : null;
+                var stageStart = _clock.GetTimestamp();
                 var failure = RunStage(stage, request.FrameId, current, logits, feature, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
+                inference += _clock.GetElapsedTime(stageStart);
                 pool.Return(current);
                 current = feature ?? [];
                 if (failure is not null)
@@ -225,6 +235,7 @@ public sealed class EarlyExitEngine : IDisposable
                 foreach (var e in events)
                 {
                     finished |= e.IsFinal;
+                    succeeded |= e.IsFinal;
                     yield return e;
                 }
             }
@@ -232,6 +243,7 @@ public sealed class EarlyExitEngine : IDisposable
             if (cut is not null)
             {
                 finished = true;
+                succeeded = true;
                 yield return cut;
             }
         }
@@ -248,6 +260,7 @@ public sealed class EarlyExitEngine : IDisposable
             if (finished)
             {
                 Interlocked.Increment(ref _completed);
+                Statistics.RecordFrame(succeeded, _clock.GetElapsedTime(request.ReceivedTimestamp), inference, _clock.GetUtcNow());
             }
             else
             {
@@ -321,6 +334,7 @@ public sealed class EarlyExitEngine : IDisposable
         }
 
         Latency.Record(stage.Index, _clock.GetElapsedTime(start));
+        Statistics.RecordStage();
         return null;
     }
 

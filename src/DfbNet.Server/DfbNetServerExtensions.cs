@@ -35,6 +35,7 @@ public static class DfbNetServerExtensions
     public static IEndpointRouteBuilder MapDfbNet(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<DfbNetService>();
+        endpoints.MapGrpcService<OpenInferenceService>();
         endpoints.MapGrpcHealthChecksService();
         endpoints.MapGrpcReflectionService();
         return endpoints;

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using DfbNet.Core.Manifest;
 using SkiaSharp;
 
@@ -50,14 +51,35 @@ public sealed class ImagePreprocessor
             throw new ArgumentException($"Destination holds {destination.Length} floats; {TensorLength} are needed.", nameof(destination));
         }
 
-        if (source.IsRaw)
+        switch (source.Kind)
         {
-            ProcessRaw(source, destination);
+            case ImageSourceKind.Raw:
+                ProcessRaw(source, destination);
+                break;
+            case ImageSourceKind.Tensor:
+                CopyTensor(source, destination);
+                break;
+            default:
+                ProcessEncoded(source.Data.Span, destination);
+                break;
         }
-        else
+    }
+
+    private void CopyTensor(ImageSource source, Span<float> destination)
+    {
+        if (source.Channels != 3 || source.Height != _height || source.Width != _width)
         {
-            ProcessEncoded(source.Data.Span, destination);
+            throw new InvalidImageException($"The input tensor is [{source.Channels}, {source.Height}, {source.Width}]; the model takes [3, {_height}, {_width}].");
         }
+
+        var expected = TensorLength * sizeof(float);
+        if (source.Data.Length != expected)
+        {
+            throw new InvalidImageException($"The input tensor holds {source.Data.Length} bytes; [3, {_height}, {_width}] float32 needs {expected}.");
+        }
+
+        // Little-endian float32 is the host's layout on every platform .NET serves here (x64, arm64).
+        MemoryMarshal.Cast<byte, float>(source.Data.Span).CopyTo(destination);
     }
 
     private void ProcessRaw(ImageSource source, Span<float> destination)

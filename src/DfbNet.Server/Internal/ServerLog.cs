@@ -20,3 +20,10 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Stream {StreamId} frame {FrameId} failed: {Error}")]
     public static partial void FrameFailed(ILogger logger, string streamId, string frameId, string error);
 }
+
+/// <summary>Source-generated log messages of the Open Inference Protocol service.</summary>
+internal static partial class OipLog
+{
+    [LoggerMessage(EventId = 20, Level = LogLevel.Debug, Message = "ModelStreamInfer request {RequestId} rejected: {Reason}")]
+    public static partial void StreamRequestRejected(ILogger logger, string requestId, string reason);
+}

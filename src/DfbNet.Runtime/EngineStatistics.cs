@@ -1,0 +1,67 @@
+namespace DfbNet.Runtime;
+
+/// <summary>Cumulative counts and durations of one model's frames, for the statistics endpoints. Thread-safe.</summary>
+public sealed class EngineStatistics
+{
+    private long _successCount;
+    private long _successTicks;
+    private long _failCount;
+    private long _failTicks;
+    private long _inputCount;
+    private long _inputTicks;
+    private long _inferCount;
+    private long _inferTicks;
+    private long _executions;
+    private long _lastInferenceUnixMs;
+
+    /// <summary>A consistent-enough copy of the counters (each read atomically).</summary>
+    public EngineStatisticsSnapshot Snapshot() => new(
+        Interlocked.Read(ref _successCount), TimeSpan.FromTicks(Interlocked.Read(ref _successTicks)),
+        Interlocked.Read(ref _failCount), TimeSpan.FromTicks(Interlocked.Read(ref _failTicks)),
+        Interlocked.Read(ref _inputCount), TimeSpan.FromTicks(Interlocked.Read(ref _inputTicks)),
+        Interlocked.Read(ref _inferCount), TimeSpan.FromTicks(Interlocked.Read(ref _inferTicks)),
+        Interlocked.Read(ref _executions),
+        Interlocked.Read(ref _lastInferenceUnixMs));
+
+    internal void RecordInput(TimeSpan elapsed)
+    {
+        Interlocked.Increment(ref _inputCount);
+        Interlocked.Add(ref _inputTicks, elapsed.Ticks);
+    }
+
+    internal void RecordStage()
+    {
+        Interlocked.Increment(ref _executions);
+    }
+
+    internal void RecordFrame(bool success, TimeSpan total, TimeSpan inference, DateTimeOffset now)
+    {
+        if (success)
+        {
+            Interlocked.Increment(ref _successCount);
+            Interlocked.Add(ref _successTicks, total.Ticks);
+            Interlocked.Increment(ref _inferCount);
+            Interlocked.Add(ref _inferTicks, inference.Ticks);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failCount);
+            Interlocked.Add(ref _failTicks, total.Ticks);
+        }
+
+        Interlocked.Exchange(ref _lastInferenceUnixMs, now.ToUnixTimeMilliseconds());
+    }
+}
+
+/// <summary>Counters of <see cref="EngineStatistics"/> at one moment.</summary>
+public sealed record EngineStatisticsSnapshot(
+    long SuccessCount,
+    TimeSpan SuccessTime,
+    long FailCount,
+    TimeSpan FailTime,
+    long InputCount,
+    TimeSpan InputTime,
+    long InferCount,
+    TimeSpan InferTime,
+    long StageExecutions,
+    long LastInferenceUnixMs);
