@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using DfbNet.Core;
 using DfbNet.Core.Manifest;
+using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Runtime.Preprocessing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,6 +19,7 @@ namespace DfbNet.Runtime;
 /// </summary>
 public sealed class EarlyExitEngine : IDisposable
 {
+    private static readonly CpuExecutionProvider CpuProvider = new();
     private readonly StageRunner[] _stages;
     private readonly ImagePreprocessor _preprocessor;
     private readonly TimeProvider _clock;
@@ -38,6 +40,7 @@ public sealed class EarlyExitEngine : IDisposable
         _logger = logger;
         _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
         Latency = new StageLatencyEstimator(stages.Length);
+        UsesIoBinding = options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory);
         DefaultPolicy = new ExitPolicy(manifest.Thresholds.Presets[manifest.Thresholds.Default]);
     }
 
@@ -60,6 +63,9 @@ public sealed class EarlyExitEngine : IDisposable
 
     /// <summary>The thresholds of the manifest's default preset.</summary>
     public ExitPolicy DefaultPolicy { get; }
+
+    /// <summary>True when features are handed between stages as bound OrtValues (they stay on the device).</summary>
+    public bool UsesIoBinding { get; }
 
     /// <summary>The provider of the stages; "CPU+CUDA" style when stages differ.</summary>
     public string ExecutionProvider => string.Join("+", _stages.Select(s => s.Provider).Distinct());
@@ -97,11 +103,10 @@ public sealed class EarlyExitEngine : IDisposable
             {
                 var spec = manifest.Stages[s];
                 var path = Path.Combine(folder, spec.File);
-                InferenceSession session;
-                string provider;
+                StageSession session;
                 try
                 {
-                    (session, provider) = options.Providers.CreateSession(path, o => Configure(o, options), logger);
+                    session = options.Providers.CreateSession(path, o => Configure(o, options), logger);
                 }
                 catch (OnnxRuntimeException ex)
                 {
@@ -110,8 +115,15 @@ public sealed class EarlyExitEngine : IDisposable
 
                 try
                 {
-                    var shapes = StageShapes.Check(session, spec, s, manifest.Classes.Count, expectedInput, s == manifest.Stages.Count - 1, manifestPath);
-                    stages.Add(new StageRunner(s, spec, session, provider, manifest.Classes.Count, expectedInput, shapes.Feature));
+                    var shapes = StageShapes.Check(session.Session, spec, s, manifest.Classes.Count, expectedInput, s == manifest.Stages.Count - 1, manifestPath);
+                    RuntimeLog.StageProvider(logger, s + 1, name, session.Provider);
+                    RuntimeMetrics.SessionsCreated.Add(1, new KeyValuePair<string, object?>("stage", s + 1), new KeyValuePair<string, object?>("provider", session.Provider));
+
+                    // A GPU stage gets a CPU session to fall back on, created on first need.
+                    Func<StageSession>? fallback = session.Provider == CpuProvider.Name
+                        ? null
+                        : () => ExecutionProviderChain.CpuOnly.CreateSession(path, o => Configure(o, options), logger);
+                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger));
                     expectedInput = shapes.Feature ?? [];
                 }
                 catch
@@ -197,6 +209,7 @@ public sealed class EarlyExitEngine : IDisposable
         var finished = false;
         var succeeded = false;
         var inference = TimeSpan.Zero;
+        OrtValue? bound = null;
         try
         {
             var inputStart = _clock.GetTimestamp();
@@ -210,6 +223,12 @@ public sealed class EarlyExitEngine : IDisposable
 
             Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
 
+            if (UsesIoBinding)
+            {
+                // Stage 1's input goes in from the host; every later feature stays where its stage's provider keeps it.
+                bound = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, current.AsMemory(0, _preprocessor.TensorLength), [1, 3, _preprocessor.Height, _preprocessor.Width]);
+            }
+
             var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
             var events = new List<ExitEvent>(2);
             ExitEvent? cut;
@@ -217,11 +236,15 @@ public sealed class EarlyExitEngine : IDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var stage = _stages[evaluation.NextStage];
-                var feature = stage.HasFeature ? pool.Rent(stage.FeatureLength) : null;
+                var feature = stage.HasFeature && bound is null ? pool.Rent(stage.FeatureLength) : null;
                 var stageStart = _clock.GetTimestamp();
-                var failure = RunStage(stage, request.FrameId, current, logits, feature, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
+                var failure = RunStage(stage, request.FrameId, current, logits, feature, ref bound, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
                 inference += _clock.GetElapsedTime(stageStart);
-                pool.Return(current);
+                if (current.Length > 0)
+                {
+                    pool.Return(current);
+                }
+
                 current = feature ?? [];
                 if (failure is not null)
                 {
@@ -249,6 +272,7 @@ public sealed class EarlyExitEngine : IDisposable
         }
         finally
         {
+            bound?.Dispose();
             if (current.Length > 0)
             {
                 pool.Return(current);
@@ -313,17 +337,28 @@ public sealed class EarlyExitEngine : IDisposable
         }
     }
 
-    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>Runs one stage, into host buffers or, when <paramref name="bound"/> is set, over an IOBinding that
+    /// replaces <paramref name="bound"/> with the stage's feature (disposing the input). Returns an error event on failure.</summary>
+    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, ref OrtValue? bound, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         var start = _clock.GetTimestamp();
         try
         {
             using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
             {
-                stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
+                if (bound is null)
+                {
+                    stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
+                }
+                else
+                {
+                    var next = stage.RunBound(bound, 1, logits, runOptions);
+                    bound.Dispose();
+                    bound = next;
+                }
             }
         }
-        catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OnnxRuntimeException or OperationCanceledException)
         {
             throw new OperationCanceledException(cancellationToken);
         }

@@ -17,6 +17,13 @@ public sealed class EngineOptions
     /// <summary>Largest decoded image accepted, in pixels (width * height).</summary>
     public long MaxImagePixels { get; set; } = 4096L * 4096L;
 
-    /// <summary>The clock for latencies and budgets; tests pass a fake one.</summary>
+    /// <summary>Hand features between stages as bound OrtValues (IOBinding), so that they stay on the GPU. Null: on
+    /// when a stage's provider keeps tensors on a device, off on the CPU (where host buffers are as fast).</summary>
+    public bool? UseIoBinding { get; set; }
+
+    /// <summary>When a GPU stage's traffic moves to the CPU and back.</summary>
+    public ProviderBreakerOptions Breaker { get; set; } = new();
+
+    /// <summary>The clock for latencies, budgets and the breaker; tests pass a fake one.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 }

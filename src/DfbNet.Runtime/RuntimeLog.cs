@@ -16,4 +16,19 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "Frame {FrameId} failed at stage {Stage}")]
     public static partial void FrameFailed(ILogger logger, Exception exception, string frameId, int stage);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "Stage {Stage}: breaker opened, traffic moves from {From} to {To} for {BreakDuration}: {Reason}")]
+    public static partial void ProviderBreakerOpened(ILogger logger, int stage, string from, string to, TimeSpan breakDuration, string reason);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Information, Message = "Stage {Stage}: probing {Provider} again")]
+    public static partial void ProviderBreakerProbing(ILogger logger, int stage, string provider);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Information, Message = "Stage {Stage}: breaker closed, traffic back on {Provider}")]
+    public static partial void ProviderBreakerClosed(ILogger logger, int stage, string provider);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Debug, Message = "Stage {Stage}: run moved from {Provider} to CPU: {Reason}")]
+    public static partial void StageRunFellBack(ILogger logger, int stage, string provider, string reason);
+
+    [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Stage {Stage} of {Model} runs on {Provider}")]
+    public static partial void StageProvider(ILogger logger, int stage, string model, string provider);
 }

@@ -1,27 +1,39 @@
 using DfbNet.Core.Manifest;
+using DfbNet.Runtime.ExecutionProviders;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Polly;
+using Polly.CircuitBreaker;
 
 namespace DfbNet.Runtime;
 
 /// <summary>
-/// One stage of a DFB-Net: one <see cref="InferenceSession"/>, owned and disposed here. Runs a batch of N items:
-/// input [N, ...InputShape] in, logits [N, K] and (except on the last stage) the trunk feature [N, ...FeatureShape]
-/// out, into buffers the caller owns, so that the caller can pool them and a scheduler can batch frames.
+/// One stage of a DFB-Net on its execution provider. Runs a batch of N items: input [N, ...InputShape] in, logits
+/// [N, K] and (except on the last stage) the trunk feature [N, ...FeatureShape] out. Two ways to run: into host
+/// buffers the caller owns (so that the caller can pool them), or over an IOBinding that leaves the feature on the
+/// provider's device and brings only the logits back.
+/// When the stage runs on a GPU provider, a circuit breaker sends its traffic to a CPU session while the GPU fails,
+/// and probes the GPU again after a pause; each switch is logged and counted.
 /// </summary>
 public sealed class StageRunner : IDisposable
 {
-    private readonly InferenceSession _session;
+    private readonly StageSession _primary;
+    private readonly Lazy<StageSession>? _fallback;
+    private readonly ResiliencePipeline? _breaker;
     private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private readonly long[] _inputShape;
     private readonly long[]? _featureShape;
+    private readonly ILogger _logger;
+    private volatile bool _onFallback;
 
-    internal StageRunner(int index, StageSpec spec, InferenceSession session, string provider, int classCount, long[] inputShape, long[]? featureShape)
+    internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger)
     {
         Index = index;
         Spec = spec;
-        _session = session;
-        Provider = provider;
+        _primary = primary;
+        _logger = logger;
         ClassCount = classCount;
         _inputShape = inputShape;
         _featureShape = featureShape;
@@ -29,6 +41,11 @@ public sealed class StageRunner : IDisposable
         _outputNames = featureShape is null ? [spec.LogitsOutput] : [spec.LogitsOutput, spec.FeatureOutput!];
         InputLength = Product(inputShape);
         FeatureLength = featureShape is null ? 0 : Product(featureShape);
+        if (createFallback is not null)
+        {
+            _fallback = new Lazy<StageSession>(createFallback, LazyThreadSafetyMode.ExecutionAndPublication);
+            _breaker = BuildBreaker(breaker, clock);
+        }
     }
 
     /// <summary>Zero-based stage index (exit index - 1).</summary>
@@ -36,8 +53,17 @@ public sealed class StageRunner : IDisposable
 
     public StageSpec Spec { get; }
 
-    /// <summary>The execution provider the session runs on.</summary>
-    public string Provider { get; }
+    /// <summary>The provider that runs the stage now: the primary, or CPU while the breaker is open.</summary>
+    public string Provider => _onFallback ? FallbackProvider : _primary.Provider;
+
+    /// <summary>The provider the chain chose for this stage.</summary>
+    public string PrimaryProvider => _primary.Provider;
+
+    /// <summary>True while the breaker sends this stage's traffic to the CPU.</summary>
+    public bool OnFallback => _onFallback;
+
+    /// <summary>True when the primary session keeps tensors on a device (features can stay there between stages).</summary>
+    public bool UsesDeviceMemory => _primary.DeviceMemory is not null;
 
     /// <summary>K.</summary>
     public int ClassCount { get; }
@@ -56,7 +82,9 @@ public sealed class StageRunner : IDisposable
     /// <summary>The feature's shape without the batch dimension; null on the last stage.</summary>
     public IReadOnlyList<long>? FeatureShape => _featureShape;
 
-    /// <summary>Runs the stage on <paramref name="batch"/> items.</summary>
+    private static string FallbackProvider => "CPU";
+
+    /// <summary>Runs the stage on <paramref name="batch"/> items into host buffers.</summary>
     /// <param name="input">batch * <see cref="InputLength"/> floats (at least).</param>
     /// <param name="batch">N.</param>
     /// <param name="logits">Receives batch * K floats.</param>
@@ -68,17 +96,138 @@ public sealed class StageRunner : IDisposable
         var mem = OrtMemoryInfo.DefaultInstance;
         using var inputValue = OrtValue.CreateTensorValueFromMemory(mem, input[..(batch * InputLength)], WithBatch(_inputShape, batch));
         using var logitsValue = OrtValue.CreateTensorValueFromMemory(mem, logits[..(batch * ClassCount)], [batch, ClassCount]);
-        if (_featureShape is null)
-        {
-            _session.Run(runOptions, _inputNames, [inputValue], _outputNames, [logitsValue]);
-            return;
-        }
-
-        using var featureValue = OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], WithBatch(_featureShape, batch));
-        _session.Run(runOptions, _inputNames, [inputValue], _outputNames, [logitsValue, featureValue]);
+        using var featureValue = _featureShape is null ? null : OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], WithBatch(_featureShape, batch));
+        OrtValue[] outputs = featureValue is null ? [logitsValue] : [logitsValue, featureValue];
+        Execute(
+            static (session, s) =>
+            {
+                session.Run(s.RunOptions, s.Runner._inputNames, [s.Input], s.Runner._outputNames, s.Outputs);
+                return true;
+            },
+            (Runner: this, RunOptions: runOptions, Input: inputValue, Outputs: outputs),
+            runOptions);
     }
 
-    public void Dispose() => _session.Dispose();
+    /// <summary>
+    /// Runs the stage over an IOBinding: <paramref name="input"/> may live on the device; the logits land in
+    /// <paramref name="logits"/> on the host; the returned feature (null on the last stage) stays where the provider
+    /// keeps tensors and is the caller's to dispose.
+    /// </summary>
+    public OrtValue? RunBound(OrtValue input, int batch, Memory<float> logits, RunOptions runOptions)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        using var logitsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits[..(batch * ClassCount)], [batch, ClassCount]);
+        return Execute(
+            static (session, s) =>
+            {
+                var runner = s.Runner;
+                using var binding = session.Session.CreateIoBinding();
+                binding.BindInput(runner._inputNames[0], s.Input);
+                binding.BindOutput(runner._outputNames[0], s.Logits);
+                OrtValue? feature = null;
+                try
+                {
+                    if (runner._featureShape is not null)
+                    {
+                        feature = OrtValue.CreateAllocatedTensorValue(session.FeatureAllocator, TensorElementType.Float, WithBatch(runner._featureShape, s.Batch));
+                        binding.BindOutput(runner._outputNames[1], feature);
+                    }
+
+                    session.Run(s.RunOptions, binding);
+                    binding.SynchronizeBoundOutputs();
+                    return feature;
+                }
+                catch
+                {
+                    feature?.Dispose();
+                    throw;
+                }
+            },
+            (Runner: this, RunOptions: runOptions, Input: input, Logits: logitsValue, Batch: batch),
+            runOptions);
+    }
+
+    public void Dispose()
+    {
+        _primary.Dispose();
+        if (_fallback is { IsValueCreated: true })
+        {
+            _fallback.Value.Dispose();
+        }
+    }
+
+    private TResult Execute<TResult, TState>(Func<StageSession, TState, TResult> run, TState state, RunOptions runOptions)
+    {
+        if (_breaker is null)
+        {
+            return RunCancellable(run, _primary, state, runOptions);
+        }
+
+        try
+        {
+            return _breaker.Execute(
+                static s => RunCancellable(s.Run, s.Session, s.State, s.RunOptions),
+                (Run: run, Session: _primary, State: state, RunOptions: runOptions));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The breaker is open (BrokenCircuitException) or the primary failed this call: this call runs on the CPU,
+            // so that no frame is lost to a failing GPU.
+            RuntimeLog.StageRunFellBack(_logger, Index + 1, _primary.Provider, ex.Message);
+        }
+
+        return RunCancellable(run, _fallback!.Value, state, runOptions);
+    }
+
+    private static TResult RunCancellable<TResult, TState>(Func<StageSession, TState, TResult> run, StageSession session, TState state, RunOptions runOptions)
+    {
+        try
+        {
+            return run(session, state);
+        }
+        catch (OnnxRuntimeException) when (runOptions.Terminate)
+        {
+            // A run stopped by cancellation is not a provider failure: the breaker must not count it.
+            throw new OperationCanceledException("The stage run was cancelled.");
+        }
+    }
+
+    private ResiliencePipeline BuildBreaker(ProviderBreakerOptions options, TimeProvider clock)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = clock };
+        return builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        {
+            FailureRatio = options.FailureRatio,
+            MinimumThroughput = options.MinimumThroughput,
+            SamplingDuration = options.SamplingDuration,
+            BreakDuration = options.BreakDuration,
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(static ex => ex is not OperationCanceledException),
+            OnOpened = args =>
+            {
+                _onFallback = true;
+                RuntimeLog.ProviderBreakerOpened(_logger, Index + 1, _primary.Provider, FallbackProvider, args.BreakDuration, args.Outcome.Exception?.Message ?? "");
+                RuntimeMetrics.ProviderSwitches.Add(1, new("stage", Index + 1), new("from", _primary.Provider), new("to", FallbackProvider));
+                return default;
+            },
+            OnHalfOpened = _ =>
+            {
+                RuntimeLog.ProviderBreakerProbing(_logger, Index + 1, _primary.Provider);
+                return default;
+            },
+            OnClosed = _ =>
+            {
+                if (_onFallback)
+                {
+                    _onFallback = false;
+                    RuntimeLog.ProviderBreakerClosed(_logger, Index + 1, _primary.Provider);
+                    RuntimeMetrics.ProviderSwitches.Add(1, new("stage", Index + 1), new("from", FallbackProvider), new("to", _primary.Provider));
+                }
+
+                return default;
+            },
+        }).Build();
+    }
 
     private static long[] WithBatch(long[] shape, int batch)
     {
@@ -98,4 +247,19 @@ public sealed class StageRunner : IDisposable
 
         return checked((int)n);
     }
+}
+
+/// <summary>When a GPU stage's traffic moves to the CPU and when the GPU is probed again.</summary>
+public sealed class ProviderBreakerOptions
+{
+    /// <summary>Failed share of the calls in the sampling window that opens the breaker.</summary>
+    public double FailureRatio { get; set; } = 0.5;
+
+    /// <summary>Calls in the window before the ratio counts.</summary>
+    public int MinimumThroughput { get; set; } = 4;
+
+    public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long traffic stays on the CPU before one call probes the GPU.</summary>
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(15);
 }

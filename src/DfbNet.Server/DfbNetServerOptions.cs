@@ -50,6 +50,30 @@ public sealed class DfbNetServerOptions
     [Range(0, 1000)]
     public int WarmupRuns { get; set; } = 3;
 
+    /// <summary>Execution providers to try, in order (tensorrt, cuda, cpu). One that cannot load is logged with the reason and skipped.</summary>
+    [Required]
+    public string ExecutionProviders { get; set; } = "tensorrt,cuda,cpu";
+
+    /// <summary>GPU device id for the CUDA and TensorRT providers.</summary>
+    [Range(0, 64)]
+    public int DeviceId { get; set; }
+
+    /// <summary>Capture each stage as a CUDA graph (CUDA provider, batch 1).</summary>
+    public bool CudaGraphs { get; set; }
+
+    /// <summary>Folder for TensorRT engines (relative to the working directory); empty disables the cache.</summary>
+    public string? TensorRtEngineCache { get; set; } = "trt-engine-cache";
+
+    /// <summary>Let TensorRT build fp16 engines.</summary>
+    public bool TensorRtFp16 { get; set; }
+
+    /// <summary>Keep features on the device between stages (IOBinding). Unset: on for GPU providers, off on the CPU.</summary>
+    public bool? UseIoBinding { get; set; }
+
+    /// <summary>Seconds a failing GPU stage's traffic stays on the CPU before the GPU is probed again.</summary>
+    [Range(0.1, 3600)]
+    public double ProviderBreakSeconds { get; set; } = 15;
+
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;

@@ -1,5 +1,6 @@
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime;
+using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Server.Internal;
 using Microsoft.Extensions.Options;
 
@@ -16,8 +17,27 @@ public sealed class ModelRegistry : IDisposable
         var settings = options.Value;
         var logger = loggerFactory.CreateLogger<ModelRegistry>();
         Root = ModelRootLocator.Resolve(settings.ModelRoot, environment.ContentRootPath);
+        ExecutionProviderChain providers;
+        try
+        {
+            providers = ExecutionProviderChain.Parse(settings.ExecutionProviders, new ExecutionProviderSettings
+            {
+                DeviceId = settings.DeviceId,
+                CudaGraphs = settings.CudaGraphs,
+                TensorRtEngineCachePath = string.IsNullOrWhiteSpace(settings.TensorRtEngineCache) ? null : Path.GetFullPath(settings.TensorRtEngineCache),
+                TensorRtFp16 = settings.TensorRtFp16,
+            });
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidOperationException($"DfbNet:ExecutionProviders: {ex.Message}", ex);
+        }
+
         var engineOptions = new EngineOptions
         {
+            Providers = providers,
+            UseIoBinding = settings.UseIoBinding,
+            Breaker = new ProviderBreakerOptions { BreakDuration = TimeSpan.FromSeconds(settings.ProviderBreakSeconds) },
             IntraOpThreads = settings.IntraOpThreads,
             WarmupRuns = settings.WarmupRuns,
             MaxImagePixels = settings.MaxImagePixels,

@@ -51,4 +51,13 @@ public sealed class StartupTests : IDisposable
         });
         Assert.Contains("MaxFramesInFlightPerStream", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task UnknownExecutionProvider_StopsStartupNamingTheSetting()
+    {
+        await using var app = TestServer.Build(_root, "--DfbNet:ExecutionProviders=cuda,vulkan");
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.StartsWith("DfbNet:ExecutionProviders:", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("vulkan", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -19,21 +19,44 @@ public sealed class ExecutionProviderChain
         _providers = providers;
     }
 
-    /// <summary>The default chain on a machine with no GPU providers configured: CPU alone.</summary>
+    /// <summary>CPU alone.</summary>
     public static ExecutionProviderChain CpuOnly { get; } = new([new CpuExecutionProvider()]);
 
     public IReadOnlyList<IExecutionProvider> Providers => _providers;
+
+    /// <summary>Builds a chain from a list such as <c>tensorrt,cuda,cpu</c>.</summary>
+    /// <exception cref="ArgumentException">An unknown provider name, or an empty list.</exception>
+    public static ExecutionProviderChain Parse(string names, ExecutionProviderSettings? settings = null)
+    {
+        settings ??= new ExecutionProviderSettings();
+        var providers = new List<IExecutionProvider>();
+        foreach (var name in (names ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            providers.Add(name.ToLowerInvariant() switch
+            {
+                "tensorrt" or "trt" => new TensorRtExecutionProvider(settings.DeviceId, settings.TensorRtEngineCachePath, settings.TensorRtFp16),
+                "cuda" => new CudaExecutionProvider(settings.DeviceId, settings.CudaGraphs),
+                "cpu" => new CpuExecutionProvider(),
+                _ => throw new ArgumentException($"Unknown execution provider '{name}' in '{names}'; known: tensorrt, cuda, cpu."),
+            });
+        }
+
+        return providers.Count == 0
+            ? throw new ArgumentException("The execution provider list is empty; use for example 'tensorrt,cuda,cpu' or 'cpu'.")
+            : new ExecutionProviderChain(providers);
+    }
 
     /// <summary>Creates a session for <paramref name="modelPath"/> on the first provider that works.</summary>
     /// <param name="modelPath">The ONNX file.</param>
     /// <param name="configure">Applies the engine's common settings (threads, optimisation level) to fresh options.</param>
     /// <param name="logger">Receives one entry per skipped provider.</param>
-    public (InferenceSession Session, string Provider) CreateSession(string modelPath, Action<SessionOptions> configure, ILogger logger)
+    public StageSession CreateSession(string modelPath, Action<SessionOptions> configure, ILogger logger)
     {
+        ArgumentNullException.ThrowIfNull(configure);
         var reasons = new List<string>();
         foreach (var provider in _providers)
         {
-            var options = new SessionOptions();
+            using var options = new SessionOptions();
             try
             {
                 configure(options);
@@ -44,21 +67,28 @@ public sealed class ExecutionProviderChain
                     continue;
                 }
 
-                var session = new InferenceSession(modelPath, options);
-                return (session, provider.Name);
+                // The session keeps what it needs from the options.
+                return provider.CreateSession(modelPath, options);
             }
             catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
             {
                 RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
                 reasons.Add($"{provider.Name}: {ex.Message}");
             }
-            finally
-            {
-                // The session keeps what it needs from the options.
-                options.Dispose();
-            }
         }
 
         throw new InvalidOperationException($"No execution provider could load {modelPath}: {string.Join("; ", reasons)}");
     }
+}
+
+/// <summary>Provider settings shared by the chain's GPU providers.</summary>
+public sealed class ExecutionProviderSettings
+{
+    public int DeviceId { get; set; }
+
+    public bool CudaGraphs { get; set; }
+
+    public string? TensorRtEngineCachePath { get; set; }
+
+    public bool TensorRtFp16 { get; set; }
 }

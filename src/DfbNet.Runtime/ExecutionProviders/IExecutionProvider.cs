@@ -13,4 +13,11 @@ public interface IExecutionProvider
 
     /// <summary>Adds the provider to <paramref name="options"/>; returns false with a reason when it cannot run here.</summary>
     bool TryAppendTo(SessionOptions options, out string? reason);
+
+    /// <summary>Where this provider keeps tensors (features stay there between stages); null for host memory.</summary>
+    OrtMemoryInfo? CreateDeviceMemoryInfo() => null;
+
+    /// <summary>Creates the session once <see cref="TryAppendTo"/> succeeded.</summary>
+    StageSession CreateSession(string modelPath, SessionOptions options) =>
+        new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo());
 }
