@@ -22,26 +22,20 @@ public sealed class CudaExecutionProvider : IExecutionProvider
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
         ArgumentNullException.ThrowIfNull(options);
-        try
-        {
-            using var cuda = new OrtCUDAProviderOptions();
-            cuda.UpdateOptions(new Dictionary<string, string>
+        return GpuProviderLoading.TryAppend(
+            () =>
             {
-                ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
-                ["enable_cuda_graph"] = CudaGraphs ? "1" : "0",
-                ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-            });
-            options.AppendExecutionProvider_CUDA(cuda);
-            reason = null;
-            return true;
-        }
-        catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-        {
-            reason = ex.Message;
-            return false;
-        }
+                using var cuda = new OrtCUDAProviderOptions();
+                cuda.UpdateOptions(new Dictionary<string, string>
+                {
+                    ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
+                    ["enable_cuda_graph"] = CudaGraphs ? "1" : "0",
+                    ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+                });
+                options.AppendExecutionProvider_CUDA(cuda);
+            },
+            out reason);
     }
 
-    public OrtMemoryInfo CreateDeviceMemoryInfo() =>
-        new(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, DeviceId, OrtMemType.Default);
+    public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
 }

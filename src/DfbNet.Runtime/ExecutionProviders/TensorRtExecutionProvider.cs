@@ -25,33 +25,27 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
         ArgumentNullException.ThrowIfNull(options);
-        try
-        {
-            using var trt = new OrtTensorRTProviderOptions();
-            var settings = new Dictionary<string, string>
+        return GpuProviderLoading.TryAppend(
+            () =>
             {
-                ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
-                ["trt_fp16_enable"] = Fp16 ? "1" : "0",
-            };
-            if (EngineCachePath is not null)
-            {
-                Directory.CreateDirectory(EngineCachePath);
-                settings["trt_engine_cache_enable"] = "1";
-                settings["trt_engine_cache_path"] = EngineCachePath;
-            }
+                using var trt = new OrtTensorRTProviderOptions();
+                var settings = new Dictionary<string, string>
+                {
+                    ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
+                    ["trt_fp16_enable"] = Fp16 ? "1" : "0",
+                };
+                if (EngineCachePath is not null)
+                {
+                    Directory.CreateDirectory(EngineCachePath);
+                    settings["trt_engine_cache_enable"] = "1";
+                    settings["trt_engine_cache_path"] = EngineCachePath;
+                }
 
-            trt.UpdateOptions(settings);
-            options.AppendExecutionProvider_Tensorrt(trt);
-            reason = null;
-            return true;
-        }
-        catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-        {
-            reason = ex.Message;
-            return false;
-        }
+                trt.UpdateOptions(settings);
+                options.AppendExecutionProvider_Tensorrt(trt);
+            },
+            out reason);
     }
 
-    public OrtMemoryInfo CreateDeviceMemoryInfo() =>
-        new(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, DeviceId, OrtMemType.Default);
+    public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
 }
