@@ -26,6 +26,9 @@ public sealed class StageRunner : IDisposable
     private readonly long[] _inputShape;
     private readonly long[]? _featureShape;
     private readonly ILogger _logger;
+    private readonly long[] _inputShape1;
+    private readonly long[]? _featureShape1;
+    private readonly long[] _logitsShape1;
     private volatile bool _onFallback;
 
     internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger)
@@ -40,6 +43,11 @@ public sealed class StageRunner : IDisposable
         _inputNames = [spec.Input];
         _outputNames = featureShape is null ? [spec.LogitsOutput] : [spec.LogitsOutput, spec.FeatureOutput!];
         InputLength = Product(inputShape);
+
+        // Batch-1 shapes are the common case: built once, not per run.
+        _inputShape1 = WithBatch(inputShape, 1);
+        _featureShape1 = featureShape is null ? null : WithBatch(featureShape, 1);
+        _logitsShape1 = [1, classCount];
         FeatureLength = featureShape is null ? 0 : Product(featureShape);
         if (createFallback is not null)
         {
@@ -94,9 +102,9 @@ public sealed class StageRunner : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         var mem = OrtMemoryInfo.DefaultInstance;
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(mem, input[..(batch * InputLength)], WithBatch(_inputShape, batch));
-        using var logitsValue = OrtValue.CreateTensorValueFromMemory(mem, logits[..(batch * ClassCount)], [batch, ClassCount]);
-        using var featureValue = _featureShape is null ? null : OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], WithBatch(_featureShape, batch));
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(mem, input[..(batch * InputLength)], InputShapeFor(batch));
+        using var logitsValue = OrtValue.CreateTensorValueFromMemory(mem, logits[..(batch * ClassCount)], LogitsShapeFor(batch));
+        using var featureValue = _featureShape is null ? null : OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], FeatureShapeFor(batch));
         OrtValue[] outputs = featureValue is null ? [logitsValue] : [logitsValue, featureValue];
         Execute(
             static (session, s) =>
@@ -117,7 +125,7 @@ public sealed class StageRunner : IDisposable
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        using var logitsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits[..(batch * ClassCount)], [batch, ClassCount]);
+        using var logitsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits[..(batch * ClassCount)], LogitsShapeFor(batch));
         return Execute(
             static (session, s) =>
             {
@@ -130,7 +138,7 @@ public sealed class StageRunner : IDisposable
                 {
                     if (runner._featureShape is not null)
                     {
-                        feature = OrtValue.CreateAllocatedTensorValue(session.FeatureAllocator, TensorElementType.Float, WithBatch(runner._featureShape, s.Batch));
+                        feature = OrtValue.CreateAllocatedTensorValue(session.FeatureAllocator, TensorElementType.Float, runner.FeatureShapeFor(s.Batch));
                         binding.BindOutput(runner._outputNames[1], feature);
                     }
 
@@ -228,6 +236,12 @@ public sealed class StageRunner : IDisposable
             },
         }).Build();
     }
+
+    private long[] InputShapeFor(int batch) => batch == 1 ? _inputShape1 : WithBatch(_inputShape, batch);
+
+    private long[] FeatureShapeFor(int batch) => batch == 1 ? _featureShape1! : WithBatch(_featureShape!, batch);
+
+    private long[] LogitsShapeFor(int batch) => batch == 1 ? _logitsShape1 : [batch, ClassCount];
 
     private static long[] WithBatch(long[] shape, int batch)
     {

@@ -1,0 +1,45 @@
+using DfbNet.Core;
+using DfbNet.Runtime.Preprocessing;
+using Xunit.Abstractions;
+
+namespace DfbNet.Runtime.Tests.Performance;
+
+/// <summary>Per-frame managed allocations of the engine's hot path, so that a regression shows up as a failing number.</summary>
+public sealed class AllocationTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestModelFolder _model = new();
+
+    public void Dispose() => _model.Dispose();
+
+    [Fact]
+    public async Task ClassifyAsync_AllocatesLittlePerFrame()
+    {
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 1, IntraOpThreads = 1 });
+        var image = ImageSource.Raw(CifarSlice.Hwc(0), 32, 32);
+        var policy = new ExitPolicy([1f, 1f, 1f]);
+        for (var i = 0; i < 20; i++)
+        {
+            await Drain(engine, new FrameRequest("w", image, policy, InferenceMode.Full, null, 0));
+        }
+
+        const int frames = 200;
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var i = 0; i < frames; i++)
+        {
+            await Drain(engine, new FrameRequest("f", image, policy, InferenceMode.Full, null, 0));
+        }
+
+        var perFrame = (GC.GetTotalAllocatedBytes(precise: true) - before) / frames;
+        output.WriteLine($"{perFrame} bytes per frame (3 exits + fusion, full mode)");
+
+        // Measured 2026-11-26: see docs/BENCHMARKS.md. The bound leaves room for runtime noise, not for a copied tensor.
+        Assert.InRange(perFrame, 0, 5 * 1024);
+    }
+
+    private static async Task Drain(EarlyExitEngine engine, FrameRequest request)
+    {
+        await foreach (var _ in engine.ClassifyAsync(request))
+        {
+        }
+    }
+}
