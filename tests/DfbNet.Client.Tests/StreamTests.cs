@@ -88,7 +88,7 @@ public sealed class StreamTests : IAsyncLifetime
     [Fact]
     public async Task Stream_Deadline_EndsWithDeadlineExceeded()
     {
-        using var client = new DfbNetClient(new DfbNetClientOptions { Address = _server.Address, Timeout = TimeSpan.FromMilliseconds(500) });
+        using var client = new DfbNetClient(new DfbNetClientOptions { Address = _server.Address, Timeout = TimeSpan.FromSeconds(2) });
         var seen = 0;
         var ex = await Assert.ThrowsAsync<RpcException>(async () =>
         {
