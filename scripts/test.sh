@@ -16,14 +16,24 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build DfbNet.sln -c Release
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+tslog=$(mktemp)
+trap 'rm -f "$log" "$tslog"' EXIT
 status=0
 dotnet test DfbNet.sln -c Release --no-build --logger "console;verbosity=normal" "$@" 2>&1 | tee "$log" || status=$?
 
-# One closing line for every test project together.
+# The TypeScript SDK: its tests start the server built above. Node 20 and npm come with the machine.
+(
+  cd clients/typescript
+  npm ci --no-audit --no-fund
+  npm run build
+  npm test
+) 2>&1 | tee "$tslog" || status=1
+
+# One closing line for every test project together (.NET: "Passed: N" lines; node --test: "ℹ pass N" lines).
 count() { awk -v key="$1:" '$1 == key && NF == 2 { s += $2 } END { print s + 0 }' "$log"; }
-passed=$(count Passed)
-failed=$(count Failed)
-skipped=$(count Skipped)
+tscount() { awk -v key="$1" '$1 == "ℹ" && $2 == key && NF == 3 { s += $3 } END { print s + 0 }' "$tslog"; }
+passed=$(( $(count Passed) + $(tscount pass) ))
+failed=$(( $(count Failed) + $(tscount fail) + $(tscount cancelled) ))
+skipped=$(( $(count Skipped) + $(tscount skipped) + $(tscount todo) ))
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -4,6 +4,8 @@ using DfbNet.Cli.Commands;
 var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
 {
     SynthCommand.Create(),
+    ClassifyCommand.Create(),
+    StreamCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,31 @@
+using DfbNet.Protocol.V1;
+
+namespace DfbNet.Client;
+
+/// <summary>An exit event of a stream together with the frame it belongs to.</summary>
+public sealed class StreamEvent
+{
+    internal StreamEvent(InputFrame frame, ExitEvent exitEvent, TimeSpan roundTrip, bool resent)
+    {
+        Frame = frame;
+        Event = exitEvent;
+        RoundTrip = roundTrip;
+        Resent = resent;
+    }
+
+    /// <summary>The frame, with the id the client gave it where it had none.</summary>
+    public InputFrame Frame { get; }
+
+    /// <summary>The server's event.</summary>
+    public ExitEvent Event { get; }
+
+    /// <summary>Client time from when the frame was first sent to when this event arrived (resends included).</summary>
+    public TimeSpan RoundTrip { get; }
+
+    /// <summary>True when the frame was resent after a reconnection and this event answers the resend; events of the
+    /// frame from before the break (never a final one) were already delivered and may repeat.</summary>
+    public bool Resent { get; }
+
+    /// <summary>True on the frame's last event: the client sends it no more.</summary>
+    public bool IsFinal => Event.Final;
+}

@@ -1,0 +1,372 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { ImageInput } from './image.js';
+import type { ClassifyResult, ExitEvent, InferenceMode, ModelInfo, Prediction, RequestOptions } from './types.js';
+
+/** Settings of a {@link DfbNetClient}. */
+export interface DfbNetClientOptions {
+  /** `host:port`, `http://host:port` (HTTP/2 without TLS, the server's default) or `https://host:port` (TLS). */
+  address: string;
+  /** Channel credentials (for example `grpc.credentials.createSsl(rootCert)`); by default insecure for http and
+   * host:port addresses, TLS with the system's roots for https addresses. */
+  credentials?: grpc.ChannelCredentials;
+  /** An API key sent with every call. */
+  apiKey?: string;
+  /** `authorization` sends `authorization: Bearer <key>` (default); `x-api-key` sends `x-api-key: <key>`. */
+  apiKeyHeader?: 'authorization' | 'x-api-key';
+  /** Defaults of every call. */
+  model?: string;
+  mode?: InferenceMode;
+  preset?: string;
+  budgetMs?: number;
+  topK?: number;
+  timeoutMs?: number;
+  /** Frames of a stream sent and not yet answered at most (default 32); the stream waits for answers beyond it. */
+  maxFramesInFlight?: number;
+}
+
+/** A frame of a stream. */
+export interface InputFrame {
+  /** Echoed in the frame's events; unique among the frames in flight. Omitted: the client numbers frames 0, 1, 2... */
+  id?: string;
+  image: ImageInput;
+  /** A latency budget for this frame only, in milliseconds. */
+  budgetMs?: number;
+}
+
+/** An exit event of a stream with the frame it belongs to. */
+export interface StreamEvent {
+  /** The frame, with the id the client gave it where it had none. */
+  frame: InputFrame & { id: string };
+  event: ExitEvent;
+  /** Client time from sending the frame to this event, in milliseconds. */
+  roundTripMs: number;
+}
+
+const protoPath = fileURLToPath(new URL('../proto/dfbnet/v1/dfbnet.proto', import.meta.url));
+
+type RawClient = grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let serviceConstructor: grpc.ServiceClientConstructor | undefined;
+
+function loadService(): grpc.ServiceClientConstructor {
+  if (!serviceConstructor) {
+    const definition = protoLoader.loadSync(protoPath, { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true });
+    const root = grpc.loadPackageDefinition(definition) as unknown as { dfbnet: { v1: { DfbNet: grpc.ServiceClientConstructor } } };
+    serviceConstructor = root.dfbnet.v1.DfbNet;
+  }
+  return serviceConstructor;
+}
+
+/**
+ * A client of a DfbNet server: {@link classify} one image, {@link stream} frames and receive every exit event as it fires,
+ * {@link getModelInfo}. Failed calls reject with grpc-js `ServiceError`s (`code` is a `grpc.status`); a call cancelled
+ * through its `signal` rejects with the signal's reason.
+ */
+export class DfbNetClient {
+  private readonly client: RawClient;
+  private readonly options: DfbNetClientOptions;
+
+  constructor(options: DfbNetClientOptions) {
+    if (!options || !options.address) {
+      throw new TypeError('options.address is required (for example "localhost:50051").');
+    }
+    this.options = { ...options };
+    const tls = options.address.startsWith('https://');
+    const target = options.address.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+    const credentials = options.credentials ?? (tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure());
+    const Service = loadService();
+    this.client = new Service(target, credentials, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 }) as RawClient;
+  }
+
+  /** Classifies one image: the answer and every exit event computed for it. */
+  classify(image: ImageInput, options: RequestOptions = {}): Promise<ClassifyResult> {
+    const request = { image: image.wire, options: this.streamOptions(options) };
+    return this.unary<Raw>('classify', request, options).then((response) => ({
+      answer: toExitEvent(response.answer),
+      events: (response.events as Raw[]).map(toExitEvent),
+      model: response.model,
+    }));
+  }
+
+  /** Describes a model (the client's default model, or the server's, when none is named). */
+  getModelInfo(model?: string, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'> = {}): Promise<ModelInfo> {
+    return this.unary<Raw>('getModelInfo', { model: model ?? this.options.model ?? '' }, options).then(toModelInfo);
+  }
+
+  /**
+   * Streams frames and yields every exit event the moment it arrives, with its frame. Each frame's events come in exit
+   * order and end with one final event; the iteration ends when the source has ended and every frame is answered.
+   * Breaking out of the loop cancels the call.
+   */
+  async *stream(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const call = this.client.classifyStream(this.metadata(options), this.callOptions(options)) as grpc.ClientDuplexStream<Raw, Raw>;
+    const events = new EventQueue<Raw>();
+    call.on('data', (raw: Raw) => events.push(raw));
+    call.on('error', (error: Error) => events.fail(error));
+    call.on('end', () => events.end());
+
+    const window = this.options.maxFramesInFlight ?? 32;
+    const pending = new Map<string, { frame: InputFrame & { id: string }; sentAt: number }>();
+    let freed: (() => void) | undefined;
+    let writerError: unknown;
+    let done = false;
+    const onAbort = () => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    const writer = (async () => {
+      call.write({ options: this.streamOptions(options) });
+      let sequence = 0;
+      for await (const frame of frames) {
+        if (done) {
+          return;
+        }
+        while (pending.size >= window) {
+          await new Promise<void>((resolve) => (freed = resolve));
+          if (done) {
+            return;
+          }
+        }
+        const id = frame.id ? frame.id : String(sequence);
+        sequence++;
+        if (pending.has(id)) {
+          throw new RangeError(`Frame id '${id}' is already in flight; ids must be unique among the frames not yet answered.`);
+        }
+        const tracked = { ...frame, id };
+        pending.set(id, { frame: tracked, sentAt: performance.now() });
+        const wire: Raw = { frameId: id, image: frame.image.wire };
+        if (frame.budgetMs !== undefined) {
+          wire.budget = toDuration(frame.budgetMs);
+        }
+        if (!call.write({ frame: wire })) {
+          await once(call, 'drain');
+        }
+      }
+      call.end();
+    })().catch((error: unknown) => {
+      if (!done) {
+        writerError = error;
+        call.cancel();
+      }
+    });
+
+    try {
+      for await (const raw of events) {
+        const event = toExitEvent(raw);
+        const entry = pending.get(event.frameId);
+        if (!entry) {
+          continue;
+        }
+        if (event.final) {
+          pending.delete(event.frameId);
+          freed?.();
+          freed = undefined;
+        }
+        yield { frame: entry.frame, event, roundTripMs: performance.now() - entry.sentAt };
+      }
+      if (writerError !== undefined) {
+        throw writerError;
+      }
+    } catch (error) {
+      if (writerError !== undefined) {
+        throw writerError;
+      }
+      if (signal?.aborted) {
+        throw signal.reason;
+      }
+      throw error;
+    } finally {
+      done = true;
+      freed?.();
+      signal?.removeEventListener('abort', onAbort);
+      call.cancel();
+      await writer;
+    }
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<T>(method: string, request: object, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'>): Promise<T> {
+    const { signal } = options;
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const onAbort = () => call.cancel();
+      const call = this.client[method](request, this.metadata(options), this.callOptions(options), (error: grpc.ServiceError | null, response: T) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          reject(signal?.aborted ? signal.reason : error);
+        } else {
+          resolve(response);
+        }
+      }) as grpc.ClientUnaryCall;
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private metadata(options: Pick<RequestOptions, 'metadata'>): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.options.apiKey) {
+      if (this.options.apiKeyHeader === 'x-api-key') {
+        metadata.set('x-api-key', this.options.apiKey);
+      } else {
+        metadata.set('authorization', `Bearer ${this.options.apiKey}`);
+      }
+    }
+    for (const [key, value] of Object.entries(options.metadata ?? {})) {
+      metadata.set(key, value);
+    }
+    return metadata;
+  }
+
+  private callOptions(options: Pick<RequestOptions, 'timeoutMs'>): grpc.CallOptions {
+    const timeout = options.timeoutMs ?? this.options.timeoutMs;
+    return timeout !== undefined ? { deadline: new Date(Date.now() + timeout) } : {};
+  }
+
+  private streamOptions(options: RequestOptions): Raw {
+    const mode = options.mode ?? this.options.mode;
+    const preset = options.preset ?? this.options.preset;
+    const budgetMs = options.budgetMs ?? this.options.budgetMs;
+    const result: Raw = {
+      model: options.model ?? this.options.model ?? '',
+      mode: mode ? `INFERENCE_MODE_${mode.replace('-', '_').toUpperCase()}` : 'INFERENCE_MODE_UNSPECIFIED',
+      topK: options.topK ?? this.options.topK ?? 0,
+    };
+    if (options.thresholds) {
+      result.thresholds = { explicit: { values: options.thresholds } };
+    } else if (preset) {
+      result.thresholds = { preset };
+    }
+    if (budgetMs !== undefined) {
+      result.budget = toDuration(budgetMs);
+    }
+    return result;
+  }
+}
+
+/** An unbounded hand-over from grpc-js events to an async iterator (the server's events are small and the consumer
+ * is the only reader). */
+class EventQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private waiting: (() => void) | undefined;
+  private finished = false;
+  private error: unknown;
+
+  push(item: T): void {
+    this.items.push(item);
+    this.wake();
+  }
+
+  end(): void {
+    this.finished = true;
+    this.wake();
+  }
+
+  fail(error: unknown): void {
+    this.error ??= error;
+    this.finished = true;
+    this.wake();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    while (true) {
+      if (this.items.length > 0) {
+        yield this.items.shift()!;
+        continue;
+      }
+      if (this.error !== undefined) {
+        throw this.error;
+      }
+      if (this.finished) {
+        return;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+  }
+
+  private wake(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.();
+  }
+}
+
+function toDuration(ms: number): { seconds: number; nanos: number } {
+  if (!(ms >= 0) || !Number.isFinite(ms)) {
+    throw new RangeError(`Budget ${ms} ms is not a non-negative number.`);
+  }
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
+
+function toMs(duration: Raw | null | undefined): number {
+  return duration ? Number(duration.seconds) * 1000 + duration.nanos / 1e6 : 0;
+}
+
+function toPrediction(raw: Raw | null | undefined): Prediction | undefined {
+  if (!raw) {
+    return undefined;
+  }
+  return {
+    classIndex: raw.classIndex,
+    className: raw.className,
+    confidence: raw.confidence,
+    topK: (raw.topK as Raw[]).map((s) => ({ classIndex: s.classIndex, className: s.className, probability: s.probability })),
+  };
+}
+
+function toExitEvent(raw: Raw): ExitEvent {
+  const event: ExitEvent = {
+    frameId: raw.frameId,
+    exit: raw.exit,
+    kind: String(raw.kind).replace(/^EXIT_KIND_/, '') as ExitEvent['kind'],
+    final: raw.final,
+    serverTimeMs: toMs(raw.serverTime),
+    exitsComputed: raw.exitsComputed,
+  };
+  const prediction = toPrediction(raw.prediction);
+  const fusion = toPrediction(raw.runningFusion);
+  if (prediction) event.prediction = prediction;
+  if (fusion) event.runningFusion = fusion;
+  if (raw.error) event.error = raw.error;
+  if (raw.errorCode) event.errorCode = raw.errorCode;
+  return event;
+}
+
+function toModelInfo(raw: Raw): ModelInfo {
+  const mode = String(raw.defaultMode).replace(/^INFERENCE_MODE_/, '').toLowerCase().replace('_', '-');
+  return {
+    name: raw.name,
+    description: raw.description,
+    untrained: raw.untrained,
+    classes: raw.classes,
+    inputWidth: raw.inputWidth,
+    inputHeight: raw.inputHeight,
+    exits: (raw.exits as Raw[]).map((e) => ({
+      exit: e.exit,
+      stageFile: e.stageFile,
+      flops: Number(e.flops),
+      parameters: Number(e.parameters),
+      executionProvider: e.executionProvider,
+      latencyEstimateMs: toMs(e.latencyEstimate),
+      ...(e.accuracy !== undefined && e.accuracy !== null ? { accuracy: e.accuracy } : {}),
+    })),
+    presets: (raw.presets as Raw[]).map((p) => ({ name: p.name, values: p.values, ...(p.accuracy !== undefined && p.accuracy !== null ? { accuracy: p.accuracy } : {}) })),
+    defaultPreset: raw.defaultPreset,
+    executionProvider: raw.executionProvider,
+    defaultMode: mode as ModelInfo['defaultMode'],
+    servedModels: raw.servedModels,
+    isDefault: raw.isDefault,
+  };
+}

@@ -1,0 +1,103 @@
+/** How far a frame runs: stop at the first confident exit, keep refining while the budget allows, or run every exit. */
+export type InferenceMode = 'first-exit' | 'refine' | 'full';
+
+/** What an exit event reports (see the proto's ExitKind). */
+export type ExitKind = 'BELOW_THRESHOLD' | 'EARLY_EXIT' | 'REFINEMENT' | 'FUSED' | 'BUDGET_CUT' | 'ERROR';
+
+/** One class and its softmax probability. */
+export interface ClassScore {
+  classIndex: number;
+  className: string;
+  probability: number;
+}
+
+/** A prediction: the top class and the top-k list. */
+export interface Prediction {
+  classIndex: number;
+  className: string;
+  /** Probability of the top class. */
+  confidence: number;
+  topK: ClassScore[];
+}
+
+/** Something that happened to one frame: an exit's result, fusion, a budget cut or an error. */
+export interface ExitEvent {
+  frameId: string;
+  /** 1..M for an exit's own event; 0 for FUSED, BUDGET_CUT and ERROR. */
+  exit: number;
+  kind: ExitKind;
+  /** The exit's own prediction (the fused one for FUSED and BUDGET_CUT); undefined on ERROR. */
+  prediction?: Prediction;
+  /** The mean softmax of the exits computed so far. */
+  runningFusion?: Prediction;
+  /** True on the frame's last event. */
+  final: boolean;
+  /** Server time since the frame arrived, in milliseconds. */
+  serverTimeMs: number;
+  exitsComputed: number;
+  /** On ERROR: what was wrong. */
+  error?: string;
+  /** On ERROR: the gRPC status name the failure maps to (for example "InvalidArgument"). */
+  errorCode?: string;
+}
+
+/** The answer to classify(): the final event and every event computed for the image, in order. */
+export interface ClassifyResult {
+  answer: ExitEvent;
+  events: ExitEvent[];
+  model: string;
+}
+
+/** One exit of a model. */
+export interface ExitInfo {
+  exit: number;
+  stageFile: string;
+  flops: number;
+  parameters: number;
+  executionProvider: string;
+  latencyEstimateMs: number;
+  accuracy?: number;
+}
+
+/** A named set of thresholds. */
+export interface ThresholdPreset {
+  name: string;
+  values: number[];
+  accuracy?: number;
+}
+
+/** A model's description (GetModelInfo). */
+export interface ModelInfo {
+  name: string;
+  description: string;
+  untrained: boolean;
+  classes: string[];
+  inputWidth: number;
+  inputHeight: number;
+  exits: ExitInfo[];
+  presets: ThresholdPreset[];
+  defaultPreset: string;
+  executionProvider: string;
+  defaultMode: InferenceMode | 'unspecified';
+  servedModels: string[];
+  isDefault: boolean;
+}
+
+/** Settings of one call; each unset one falls back to the client's. */
+export interface RequestOptions {
+  model?: string;
+  mode?: InferenceMode;
+  /** A threshold preset of the model; ignored when `thresholds` is set. */
+  preset?: string;
+  /** Explicit thresholds p_1..p_M. */
+  thresholds?: number[];
+  /** Per-frame latency budget in milliseconds. */
+  budgetMs?: number;
+  topK?: number;
+  /** Deadline of the call (the whole stream for stream()) in milliseconds from now. */
+  timeoutMs?: number;
+  /** Cancels the call; the promise or iteration then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Extra metadata sent with the call. */
+  metadata?: Record<string, string>;
+}

@@ -1,0 +1,141 @@
+// Starts a real DfbNet server for the tests: the built .NET server (dfbnet-server.dll) on a free loopback port, serving
+// an untrained synthetic model written by the built dfbnet CLI. Build the .NET solution first (dotnet build -c Release),
+// or point DFBNET_SERVER_DLL and DFBNET_CLI_DLL at the two dlls.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deflateSync } from 'node:zlib';
+import { DfbNetClient } from '@dfbnet/client';
+
+export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = join(packageRoot, '..', '..');
+
+function builtDll(variable, project, name) {
+  const dll = process.env[variable] || join(repoRoot, 'src', project, 'bin', 'Release', 'net10.0', 'linux-x64', name);
+  if (!existsSync(dll)) {
+    throw new Error(`${dll} not found: build the .NET solution first (dotnet build DfbNet.sln -c Release) or set ${variable}.`);
+  }
+  return dll;
+}
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a server; resolves once it answers GetModelInfo. */
+export async function startServer() {
+  const root = mkdtempSync(join(tmpdir(), 'dfbnet-ts-'));
+  execFileSync('dotnet', [builtDll('DFBNET_CLI_DLL', 'DfbNet.Cli', 'dfbnet.dll'), 'synth', '--out', join(root, 'default')], { stdio: 'pipe' });
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const child = spawn('dotnet', [
+    builtDll('DFBNET_SERVER_DLL', 'DfbNet.Server', 'dfbnet-server.dll'),
+    '--urls', `http://${address}`,
+    `--DfbNet:ModelRoot=${root}`,
+    '--DfbNet:WarmupRuns=1',
+    '--DfbNet:IntraOpThreads=1',
+    '--Logging:LogLevel:Default=Warning',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+
+  const probe = new DfbNetClient({ address });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (true) {
+      if (child.exitCode !== null) {
+        throw new Error(`the server exited with ${child.exitCode}: ${output}`);
+      }
+      try {
+        await probe.getModelInfo(undefined, { timeoutMs: 1000 });
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) {
+          throw new Error(`the server did not answer within 60 s: ${error}\n${output}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  } finally {
+    probe.close();
+  }
+  return { address, root, stop };
+}
+
+const cifar = readFileSync(join(repoRoot, 'tests', 'data', 'cifar10-test-200.bin'));
+
+/** CIFAR-10 test image `index` as 32x32 HWC RGB bytes. */
+export function cifarRgb(index) {
+  const record = cifar.subarray(index * 3073 + 1, (index + 1) * 3073);
+  const rgb = Buffer.alloc(3072);
+  for (let i = 0; i < 1024; i++) {
+    rgb[3 * i] = record[i];
+    rgb[3 * i + 1] = record[1024 + i];
+    rgb[3 * i + 2] = record[2048 + i];
+  }
+  return rgb;
+}
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes) {
+  let c = 0xffffffff;
+  for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type, data) {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A PNG (8-bit RGB) of HWC pixels. */
+export function encodePng(rgb, width, height) {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < height; y++) rows.push(Buffer.from([0]), rgb.subarray(y * width * 3, (y + 1) * width * 3));
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(Buffer.concat(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** Writes CIFAR image `index` as a PNG file in `folder`; returns its path. */
+export function writePng(folder, index) {
+  const path = join(folder, `img${index}.png`);
+  writeFileSync(path, encodePng(cifarRgb(index), 32, 32));
+  return path;
+}

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using DfbNet.Client;
+using DfbNet.Protocol.V1;
+using Grpc.Core;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary>The options that <c>classify</c> and <c>stream</c> share: which server, and the model, mode, preset and budget of the calls.</summary>
+internal sealed class ServerCallOptions
+{
+    public const string ServerEnvironmentVariable = "DFBNET_SERVER";
+
+    private readonly Option<string> _server = new("--server")
+    {
+        Description = $"The DfbNet server (default: ${ServerEnvironmentVariable}, else http://localhost:50051).",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(ServerEnvironmentVariable) is { Length: > 0 } env ? env : "http://localhost:50051",
+    };
+
+    private readonly Option<string?> _model = new("--model") { Description = "Model name (default: the server's default model)." };
+
+    private readonly Option<string?> _mode = new("--mode") { Description = "Inference mode: first-exit, refine or full (default: the server's)." };
+
+    private readonly Option<string?> _preset = new("--preset") { Description = "Threshold preset of the model (for example fast, balanced, accurate)." };
+
+    private readonly Option<double?> _budget = new("--budget-ms") { Description = "Per-frame latency budget in milliseconds." };
+
+    private readonly Option<string?> _apiKey = new("--api-key") { Description = "API key, sent as 'authorization: Bearer <key>' (default: $DFBNET_API_KEY)." };
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_server);
+        command.Options.Add(_model);
+        command.Options.Add(_mode);
+        command.Options.Add(_preset);
+        command.Options.Add(_budget);
+        command.Options.Add(_apiKey);
+    }
+
+    /// <summary>Client options from the parsed command line, or an error message naming the bad option.</summary>
+    public DfbNetClientOptions? Resolve(ParseResult parse, out string? error)
+    {
+        error = null;
+        var server = parse.GetValue(_server)!;
+        if (!server.Contains("://", StringComparison.Ordinal))
+        {
+            server = "http://" + server;
+        }
+
+        if (!Uri.TryCreate(server, UriKind.Absolute, out var address) || address.Scheme is not ("http" or "https"))
+        {
+            error = $"--server '{parse.GetValue(_server)}' is not an http:// or https:// address.";
+            return null;
+        }
+
+        InferenceMode mode;
+        switch (parse.GetValue(_mode)?.Trim().ToLowerInvariant())
+        {
+            case null or "":
+                mode = InferenceMode.Unspecified;
+                break;
+            case "first-exit" or "firstexit" or "first_exit":
+                mode = InferenceMode.FirstExit;
+                break;
+            case "refine":
+                mode = InferenceMode.Refine;
+                break;
+            case "full":
+                mode = InferenceMode.Full;
+                break;
+            default:
+                error = $"--mode '{parse.GetValue(_mode)}' is not one of first-exit, refine, full.";
+                return null;
+        }
+
+        var budget = parse.GetValue(_budget);
+        if (budget is { } ms && (ms < 0 || !double.IsFinite(ms)))
+        {
+            error = $"--budget-ms {ms} is not a non-negative number of milliseconds.";
+            return null;
+        }
+
+        return new DfbNetClientOptions
+        {
+            Address = address,
+            Model = parse.GetValue(_model),
+            Mode = mode,
+            Preset = parse.GetValue(_preset),
+            Budget = budget is { } b && b > 0 ? TimeSpan.FromMilliseconds(b) : null,
+            ApiKey = parse.GetValue(_apiKey) ?? (Environment.GetEnvironmentVariable("DFBNET_API_KEY") is { Length: > 0 } key ? key : null),
+
+            // A command line user wants a quick answer when the server is down, not a long wait.
+            MaxRetries = 2,
+            MaxStreamReconnects = 3,
+        };
+    }
+
+    /// <summary>A one-line explanation of a failed call.</summary>
+    public static string Describe(RpcException ex, Uri server) => ex.StatusCode switch
+    {
+        StatusCode.Unavailable => $"cannot reach the DfbNet server at {server} ({ex.Status.Detail}). Is it running? Start one with 'dotnet run --project src/DfbNet.Server' or pass --server.",
+        StatusCode.DeadlineExceeded => $"the server at {server} did not answer in time.",
+        _ => $"{ex.StatusCode}: {ex.Status.Detail}",
+    };
+}
