@@ -4,7 +4,12 @@ using Xunit.Abstractions;
 
 namespace DfbNet.Runtime.Tests.Performance;
 
+/// <summary>Runs alone: the allocation counter is process-wide, so no other test may run beside it.</summary>
+[CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]
+public sealed class AllocationTestsCollection;
+
 /// <summary>Per-frame managed allocations of the engine's hot path, so that a regression shows up as a failing number.</summary>
+[Collection(nameof(AllocationTests))]
 public sealed class AllocationTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TestModelFolder _model = new();
