@@ -4,6 +4,7 @@ using DfbNet.Cli.Commands;
 var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
 {
     SynthCommand.Create(),
+    TrainCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();
