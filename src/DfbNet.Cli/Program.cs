@@ -5,6 +5,9 @@ var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit m
 {
     SynthCommand.Create(),
     TrainCommand.Create(),
+    ExportCommand.Create(),
+    EvalCommand.Create(),
+    CalibrateCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

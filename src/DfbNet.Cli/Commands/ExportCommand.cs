@@ -1,0 +1,37 @@
+using System.CommandLine;
+using DfbNet.Training.Export;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary><c>dfbnet export</c>: a training checkpoint to a servable model folder (ONNX stages + manifest).</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Training output folder (checkpoint.json, model.bin).", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Model folder to write, e.g. models/edge.", Required = true };
+        var description = new Option<string?>("--description") { Description = "The manifest's description (a default names the architecture)." };
+        var command = new Command("export", "Export a trained DFB-Net as one ONNX graph per stage plus manifest.json (BN folded, no dropout).")
+        {
+            checkpoint, output, description,
+        };
+        command.SetAction(parse =>
+        {
+            var folder = parse.GetValue(output)!.FullName;
+            var manifest = ModelExporter.Export(parse.GetValue(checkpoint)!.FullName, folder, parse.GetValue(description));
+            Console.WriteLine($"Wrote {manifest.Stages.Count} stages, {ModelExporter.MainBranchFile} and manifest.json to {folder}");
+            foreach (var stage in manifest.Stages)
+            {
+                Console.WriteLine($"  {stage.File}: {stage.Input} -> {stage.LogitsOutput}{(stage.FeatureOutput is null ? "" : ", " + stage.FeatureOutput)}; {stage.Parameters:N0} parameters, {stage.Flops:N0} MACs");
+            }
+
+            if (manifest.Untrained)
+            {
+                Console.WriteLine("Warning: the checkpoint has not finished training; the manifest is marked untrained.");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+}
