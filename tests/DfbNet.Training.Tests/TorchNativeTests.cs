@@ -34,3 +34,26 @@ public sealed class TorchNativeTests
         Assert.True(last < first * 0.01f, $"loss {first} -> {last}; native: {TorchNative.Description}");
     }
 }
+
+public sealed class ElfVersionPatcherTests
+{
+    [Fact]
+    public void LibTorchSharpCopy_GetsItsGlibcxx3432RequirementMarkedWeakOnce()
+    {
+        var original = Path.Combine(AppContext.BaseDirectory, "libLibTorchSharp.so");
+        var bytes = File.ReadAllBytes(original);
+        var copy = (byte[])bytes.Clone();
+        Assert.Equal(1, ElfVersionPatcher.MarkVersionWeak(copy, "GLIBCXX_3.4.32"));
+        Assert.Equal(0, ElfVersionPatcher.MarkVersionWeak(copy, "GLIBCXX_3.4.32"));
+
+        // Exactly one byte (the low byte of vna_flags) changes.
+        Assert.Equal(1, bytes.Zip(copy).Count(p => p.First != p.Second));
+        Assert.Equal(0, ElfVersionPatcher.MarkVersionWeak(copy, "GLIBCXX_9.9"));
+    }
+
+    [Fact]
+    public void NonElfBytes_AreRefused()
+    {
+        Assert.Throws<InvalidDataException>(() => ElfVersionPatcher.MarkVersionWeak(new byte[100], "GLIBCXX_3.4.32"));
+    }
+}

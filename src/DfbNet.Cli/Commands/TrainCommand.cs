@@ -64,7 +64,12 @@ internal static class TrainCommand
             var (train, held) = all.SplitValidation(options.ValidationCount, options.Seed);
             var test = CifarReader.LoadCifar10Test(dir);
             var trainer = new Trainer(parse.GetValue(output)!.FullName, line => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}"));
-            var result = trainer.Run(options, new TrainingData(train, held, test), parse.GetValue(resume), cancellationToken: cancellationToken);
+            var result = trainer.Run(
+                options,
+                new TrainingData(train, held, test),
+                parse.GetValue(resume),
+                resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
+                cancellationToken: cancellationToken);
             Console.WriteLine($"Done: {result.Phase}, {result.ElapsedSeconds:F0}s of training; checkpoint in {parse.GetValue(output)!.FullName}");
             return Task.FromResult(0);
         });

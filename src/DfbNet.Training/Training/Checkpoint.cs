@@ -33,7 +33,8 @@ public sealed class Checkpoint
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
     };
 
-    public required TrainOptions Options { get; init; }
+    /// <summary>The run's options; settable so a resume can change the epoch counts.</summary>
+    public required TrainOptions Options { get; set; }
 
     public required float[] Mean { get; init; }
 

@@ -34,8 +34,10 @@ public sealed class Trainer
     /// <param name="data">The images.</param>
     /// <param name="resume">Continue the run in the output folder when it has a checkpoint.</param>
     /// <param name="stopAfterEpochs">Stop (with a checkpoint) after this many epochs of this session; for tests.</param>
+    /// <param name="resumeEpochs">On resume, new epoch counts (baseline, joint) replacing the stored ones, to shorten or
+    /// extend a run; the schedule then follows the new length from the current epoch on.</param>
     /// <param name="cancellationToken">Stops between batches; the last completed epoch stays saved.</param>
-    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, CancellationToken cancellationToken = default)
+    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
         Directory.CreateDirectory(_outDir);
@@ -45,7 +47,17 @@ public sealed class Trainer
         if (resuming)
         {
             checkpoint = Checkpoint.Load(_outDir);
-            options = checkpoint.Options;
+            options = checkpoint.Options with
+            {
+                BaselineEpochs = resumeEpochs.Baseline ?? checkpoint.Options.BaselineEpochs,
+                JointEpochs = resumeEpochs.Joint ?? checkpoint.Options.JointEpochs,
+            };
+            if (options != checkpoint.Options)
+            {
+                _log($"Epochs changed on resume: baseline {checkpoint.Options.BaselineEpochs} -> {options.BaselineEpochs}, joint {checkpoint.Options.JointEpochs} -> {options.JointEpochs}");
+                checkpoint.Options = options;
+            }
+
             model = checkpoint.LoadModel(_outDir);
             _log($"Resuming {checkpoint.Phase} after epoch {checkpoint.Epoch} from {_outDir}");
         }
