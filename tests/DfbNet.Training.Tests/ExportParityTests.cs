@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace DfbNet.Training.Tests;
 
-public sealed class ExportParityTests
+public sealed class ExportParityTests(ITestOutputHelper output)
 {
     private const float Tolerance = 1e-4f;
 
@@ -59,6 +59,7 @@ public sealed class ExportParityTests
         foreach (var input in new[] { real, randomInput.data<float>().ToArray() })
         {
             var maxDiff = StageParity(model, folder, manifest, input, 16);
+            output.WriteLine($"dropout {dropout}: max |ORT - TorchSharp| = {maxDiff:E2}");
             Assert.True(maxDiff <= Tolerance, $"max |logit or feature diff| {maxDiff}");
         }
     }

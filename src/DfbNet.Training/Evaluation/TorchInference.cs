@@ -18,6 +18,7 @@ internal static class TorchInference
             result[s] = new float[data.Count * classes];
         }
 
+        var device = model.Heads[0].Classifier.weight!.device;
         var wasTraining = model.training;
         model.eval();
         using (no_grad())
@@ -26,11 +27,12 @@ internal static class TorchInference
             {
                 using var scope = NewDisposeScope();
                 var count = Math.Min(batchSize, data.Count - start);
-                var (x, _) = BatchBuilder.Test(data, start, count, recipe);
+                var (cpuX, _) = BatchBuilder.Test(data, start, count, recipe);
+                var x = cpuX.to(device);
                 var logits = mainOnly ? [model.ForwardMain(x)] : model.forward(x);
                 for (var s = 0; s < exits; s++)
                 {
-                    logits[s].contiguous().data<float>().CopyTo(result[s], start * classes);
+                    logits[s].cpu().contiguous().data<float>().CopyTo(result[s], start * classes);
                 }
             }
         }

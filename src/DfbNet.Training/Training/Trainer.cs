@@ -85,7 +85,11 @@ public sealed class Trainer
             set_num_threads(options.Threads);
         }
 
-        _log($"Model {options.Model.Name}: main {DfbNetModel.Count(model.MainParameters()):N0} parameters, whole {DfbNetModel.Count(model.parameters()):N0}; {data.Train.Count} training, {data.Validation.Count} validation images; libtorch threads {get_num_threads()}; {TorchNative.Description}");
+        // CUDA when a PyTorch libtorch was loaded (--libtorch / DFBNET_LIBTORCH) and sees a GPU; checkpoints stay
+        // device-neutral because TorchSharp saves and loads state on the CPU.
+        var device = TorchNative.CudaInitialized ? CUDA : CPU;
+        model.to(device);
+        _log($"Model {options.Model.Name} on {device.type}: main {DfbNetModel.Count(model.MainParameters()):N0} parameters, whole {DfbNetModel.Count(model.parameters()):N0}; {data.Train.Count} training, {data.Validation.Count} validation images; libtorch threads {get_num_threads()}; {TorchNative.Description}");
         var recipe = checkpoint.Recipe();
         var session = Stopwatch.StartNew();
         var elapsedBefore = checkpoint.ElapsedSeconds;
@@ -182,6 +186,7 @@ public sealed class Trainer
     private EpochRecord RunEpoch(DfbNetModel model, SGD optimizer, Checkpoint checkpoint, TrainingData data, InputRecipe recipe, int phaseEpochs, CancellationToken cancellationToken)
     {
         var options = checkpoint.Options;
+        var device = model.Heads[0].Classifier.weight!.device;
         var phase = checkpoint.Phase;
         var epoch = checkpoint.Epoch;
         var baseline = phase == TrainingPhase.Baseline;
@@ -212,7 +217,8 @@ public sealed class Trainer
             }
 
             using var scope = NewDisposeScope();
-            var (x, y) = BatchBuilder.Train(data.Train, order.AsSpan(b * options.BatchSize, options.BatchSize), recipe, rng);
+            var (cpuX, cpuY) = BatchBuilder.Train(data.Train, order.AsSpan(b * options.BatchSize, options.BatchSize), recipe, rng);
+            var (x, y) = (cpuX.to(device), cpuY.to(device));
             optimizer.zero_grad();
             Tensor[] logits = baseline ? [model.ForwardMain(x)] : model.forward(x);
             var loss = baseline
