@@ -60,6 +60,9 @@ public sealed class Trainer
 
             model = checkpoint.LoadModel(_outDir);
             _log($"Resuming {checkpoint.Phase} after epoch {checkpoint.Epoch} from {_outDir}");
+
+            // The manifest reports how the model was made: every session's command line, not only the first.
+            checkpoint.Command = $"{checkpoint.Command}; resumed after {checkpoint.Phase} epoch {checkpoint.Epoch}: {Environment.CommandLine}";
         }
         else
         {
