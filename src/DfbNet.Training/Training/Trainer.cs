@@ -55,6 +55,15 @@ public sealed class Trainer
             if (options != checkpoint.Options)
             {
                 _log($"Epochs changed on resume: baseline {checkpoint.Options.BaselineEpochs} -> {options.BaselineEpochs}, joint {checkpoint.Options.JointEpochs} -> {options.JointEpochs}");
+
+                // A finished run given more joint epochs continues its joint phase (a warm restart of the schedule).
+                if (checkpoint.Phase == TrainingPhase.Done && options.JointEpochs > checkpoint.Options.JointEpochs)
+                {
+                    checkpoint.Phase = TrainingPhase.Joint;
+                    checkpoint.Epoch = checkpoint.Options.JointEpochs;
+                    checkpoint.Finished = null;
+                }
+
                 checkpoint.Options = options;
             }
 

@@ -31,7 +31,7 @@ public static class TrainingRecipes
             "edge" => new TrainOptions
             {
                 Model = model,
-                BaselineEpochs = 18,
+                BaselineEpochs = 22,
                 JointEpochs = 6,
                 BatchSize = 128,
                 BaselineLearningRate = 0.2,
