@@ -83,6 +83,21 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void FinishedRun_ResumedWithMoreJointEpochs_ContinuesItsJointPhase()
+    {
+        var data = Data();
+        var dir = TestData.TempFolder("extend");
+        var first = new Trainer(dir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 1), data, resume: false);
+        Assert.Equal(TrainingPhase.Done, first.Phase);
+        var extended = new Trainer(dir, _ => { }).Run(TinyOptions(), data, resume: true, resumeEpochs: (null, 3));
+        Assert.Equal(TrainingPhase.Done, extended.Phase);
+        Assert.Equal(3, extended.Options.JointEpochs);
+        Assert.Equal(1, extended.Options.BaselineEpochs);
+        Assert.Equal([TrainingPhase.Baseline, TrainingPhase.Joint, TrainingPhase.Joint, TrainingPhase.Joint], extended.History.Select(h => h.Phase));
+        Assert.Contains("resumed after Joint epoch 1", extended.Command, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LearningRates_FollowThePaperStepsAndTheShortRunSchedules()
     {
         Assert.Equal(0.1, LearningRates.At(LearningRateSchedule.Step, 0.1, 59, 0.19, 300), 12);

@@ -72,14 +72,15 @@ internal static class TableReport
         writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); times: batch 1, ONNX Runtime {runner.Engine.ExecutionProvider}, mean over {timingCount} images");
         writer.WriteLine($"Exit errors alone: {string.Join(" / ", Enumerable.Range(0, m).Select(s => Pct(1 - evaluation.ExitAccuracy(s))))}");
         var mainTime = runner.HasMainBranch ? runner.TimeMainBranch(timingInputs, timingCount) : double.NaN;
-        writer.WriteLine($"{"thresholds",-24} {"error %",8} {"time ms",8} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-34} error within each exit % (1..{m}, fused)");
-        writer.WriteLine($"{"main branch alone",-24} {Pct(1 - evaluation.ExitAccuracy(m - 1)),8} {mainTime,8:F3} {1.0,7:F2}  {"N/A",-34} N/A");
+        writer.WriteLine($"{"thresholds",-28} {"error %",8} {"time ms",8} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-34} error within each exit % (1..{m}, fused)");
+        writer.WriteLine($"{"main branch alone",-28} {Pct(1 - evaluation.ExitAccuracy(m - 1)),8} {mainTime,8:F3} {1.0,7:F2}  {"N/A",-34} N/A");
         foreach (var (name, values) in sets)
         {
             var result = evaluation.Evaluate(values);
             var time = runner.TimeEarlyExit(timingInputs, timingCount, new ExitPolicy(values));
-            var label = $"{name} ({string.Join(",", values.Select(v => v.ToString("0.###", inv)))})";
-            writer.WriteLine($"{label,-24} {Pct(result.Error),8} {time,8:F3} {mainTime / time,7:F2}  {string.Join(", ", result.ExitRatio.Select(r => (100 * r).ToString("F2", inv))),-34} {string.Join(", ", result.ErrorWithin.Select(e => double.IsNaN(e) ? "-" : (100 * e).ToString("F2", inv)))}");
+            var valuesText = string.Join(",", values.Select(v => v.ToString("0.###", inv)));
+            var label = name == valuesText ? valuesText : $"{name} ({valuesText})";
+            writer.WriteLine($"{label,-28} {Pct(result.Error),8} {time,8:F3} {mainTime / time,7:F2}  {string.Join(", ", result.ExitRatio.Select(r => (100 * r).ToString("F2", inv))),-34} {string.Join(", ", result.ErrorWithin.Select(e => double.IsNaN(e) ? "-" : (100 * e).ToString("F2", inv)))}");
         }
 
         return writer.ToString();
