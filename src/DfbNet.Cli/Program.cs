@@ -6,6 +6,10 @@ var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit m
     SynthCommand.Create(),
     ClassifyCommand.Create(),
     StreamCommand.Create(),
+    TrainCommand.Create(),
+    ExportCommand.Create(),
+    EvalCommand.Create(),
+    CalibrateCommand.Create(),
 };
 
 return await root.Parse(args).InvokeAsync();

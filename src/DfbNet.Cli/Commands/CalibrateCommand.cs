@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+using DfbNet.Cli.Evaluation;
+using DfbNet.Core.Manifest;
+using DfbNet.Training.Data;
+using DfbNet.Training.Evaluation;
+using DfbNet.Training.Training;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary><c>dfbnet calibrate</c>: sweeps thresholds on the held-out validation split and writes presets into the manifest.</summary>
+internal static class CalibrateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<DirectoryInfo>("--model") { Description = "Model folder to calibrate (its manifest is rewritten).", Required = true };
+        var data = new Option<DirectoryInfo>("--data") { Description = "Folder holding cifar-10/.", Required = true };
+        var checkpoint = new Option<DirectoryInfo?>("--checkpoint") { Description = "Training output folder: its seed and validation size define the held-out split." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the validation split (when no --checkpoint).", DefaultValueFactory = _ => 1 };
+        var validation = new Option<int>("--validation") { Description = "Size of the validation split (when no --checkpoint).", DefaultValueFactory = _ => 5000 };
+        var tolerance = new Option<double>("--fast-tolerance") { Description = "Accuracy the fast preset may lose against the main branch alone.", DefaultValueFactory = _ => 0.01 };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
+        var command = new Command("calibrate", "Choose fast/balanced/accurate exit thresholds on the validation split (balanced, the default, is at least as accurate as the main branch alone).")
+        {
+            model, data, checkpoint, seed, validation, tolerance, threads,
+        };
+        command.SetAction(parse =>
+        {
+            var inv = CultureInfo.InvariantCulture;
+            var (splitSeed, splitCount) = parse.GetValue(checkpoint) is { } dir
+                ? (Checkpoint.Load(dir.FullName).Options.Seed, Checkpoint.Load(dir.FullName).Options.ValidationCount)
+                : (parse.GetValue(seed), parse.GetValue(validation));
+            var dataDir = parse.GetValue(data)!.FullName;
+            var (_, held) = CifarReader.LoadCifar10Train(dataDir).SplitValidation(splitCount, splitSeed);
+            var test = CifarReader.LoadCifar10Test(dataDir);
+            var folder = parse.GetValue(model)!.FullName;
+            CalibrationResult result;
+            Dictionary<string, float> testAccuracy;
+            using (var runner = new OrtModelRunner(folder, parse.GetValue(threads)))
+            {
+                var manifest = runner.Engine.Manifest;
+
+                // Stage cost = its multiply-accumulates: deterministic, so calibration does not depend on machine load.
+                var stageCost = manifest.Stages.Select(s => (double)s.Flops).ToArray();
+                var validationEval = new ExitEvaluation(runner.ExitLogits(held), held.Labels, runner.Classes);
+                result = ThresholdCalibrator.Calibrate(validationEval, stageCost, stageCost.Sum(), parse.GetValue(tolerance));
+                var testEval = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
+                testAccuracy = result.Presets.ToDictionary(p => p.Key, p => (float)(1 - testEval.Evaluate(p.Value.Result.Thresholds).Error));
+                testAccuracy["main"] = (float)testEval.ExitAccuracy(testEval.ExitCount - 1);
+            }
+
+            var updated = ManifestLoader.LoadFolder(folder);
+            foreach (var (name, (r, _)) in result.Presets)
+            {
+                updated.Thresholds.Presets[name] = r.Thresholds;
+            }
+
+            updated.Thresholds.Default = ThresholdCalibrator.Balanced;
+            updated.Accuracy ??= new AccuracyInfo { Dataset = "cifar10-test" };
+            updated.Accuracy.Presets = testAccuracy;
+            ManifestLoader.Save(updated, folder);
+
+            Console.WriteLine($"Validation: {held.Count} images ({held.Source}); {result.Candidates} threshold sets; main branch alone {100 * result.MainAccuracy:F2}% accurate");
+            foreach (var (name, (r, cost)) in result.Presets)
+            {
+                Console.WriteLine(string.Create(inv, $"  {name,-9} ({string.Join(",", r.Thresholds.Select(v => v.ToString("0.###", inv)))}): validation accuracy {100 * (1 - r.Error):F2}%, {cost / 1e6:F1} M MACs per image ({result.MainCost / cost:F2}x fewer than all stages), test accuracy {100 * testAccuracy[name]:F2}%"));
+            }
+
+            Console.WriteLine($"Wrote presets fast/balanced/accurate (default balanced) into {Path.Combine(folder, ModelManifest.FileName)}");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using DfbNet.Cli.Evaluation;
+using DfbNet.Training.Data;
+using DfbNet.Training.Export;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary><c>dfbnet export</c>: a training checkpoint to a servable model folder (ONNX stages + manifest).</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Training output folder (checkpoint.json, model.bin).", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Model folder to write, e.g. models/edge.", Required = true };
+        var description = new Option<string?>("--description") { Description = "The manifest's description (a default names the architecture)." };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "Folder holding cifar-10/: also check parity on 64 real test images (random inputs are always checked)." };
+        var command = new Command("export", "Export a trained DFB-Net as one ONNX graph per stage plus manifest.json (BN folded, no dropout).")
+        {
+            checkpoint, output, description, data,
+        };
+        command.SetAction(parse =>
+        {
+            var folder = parse.GetValue(output)!.FullName;
+            var manifest = ModelExporter.Export(parse.GetValue(checkpoint)!.FullName, folder, parse.GetValue(description));
+            Console.WriteLine($"Wrote {manifest.Stages.Count} stages, {ModelExporter.MainBranchFile} and manifest.json to {folder}");
+            foreach (var stage in manifest.Stages)
+            {
+                Console.WriteLine($"  {stage.File}: {stage.Input} -> {stage.LogitsOutput}{(stage.FeatureOutput is null ? "" : ", " + stage.FeatureOutput)}; {stage.Parameters:N0} parameters, {stage.Flops:N0} MACs");
+            }
+
+            // Parity: ONNX Runtime against TorchSharp on the same stage inputs.
+            var size = manifest.Input.Width;
+            var randomDiff = ExportParity.MaxDifference(parse.GetValue(checkpoint)!.FullName, folder, ExportParity.RandomInputs(16, size, seed: 1), 16);
+            Console.WriteLine($"Parity, random inputs: max |ONNX Runtime - TorchSharp| over logits and features = {randomDiff:E2}");
+            if (parse.GetValue(data) is { } dataDir)
+            {
+                var test = CifarReader.LoadCifar10Test(dataDir.FullName).Take(64);
+                using var runner = new OrtModelRunner(folder, threads: 0);
+                var realDiff = ExportParity.MaxDifference(parse.GetValue(checkpoint)!.FullName, folder, runner.Preprocess(test, 0, test.Count), test.Count);
+                Console.WriteLine($"Parity, 64 test images through the server's preprocessor: max difference = {realDiff:E2}");
+            }
+
+            if (manifest.Untrained)
+            {
+                Console.WriteLine("Warning: the checkpoint has not finished training; the manifest is marked untrained.");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,78 @@
+using System.CommandLine;
+using System.Globalization;
+using DfbNet.Training.Data;
+using DfbNet.Training.Native;
+using DfbNet.Training.Training;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary><c>dfbnet train</c>: the baseline, then the whole DFB-Net, on CIFAR-10, with a checkpoint every epoch.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "Model and recipe: paper, edge or tiny.", DefaultValueFactory = _ => "edge" };
+        var data = new Option<DirectoryInfo>("--data") { Description = "Folder holding cifar-10/ (data_batch_1..5.bin, test_batch.bin), as unpack.sh writes it.", Required = true };
+        var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: checkpoint.json, model.bin, optimizer.bin.", Required = true };
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs of the whole DFB-Net (joint loss)." };
+        var baselineEpochs = new Option<int?>("--baseline-epochs") { Description = "Epochs of the baseline (main branch alone)." };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate of the baseline." };
+        var jointLr = new Option<double?>("--joint-lr") { Description = "Peak learning rate of the whole DFB-Net." };
+        var batch = new Option<int?>("--batch") { Description = "Mini-batch size." };
+        var seed = new Option<int?>("--seed") { Description = "Seed of weights, validation split, order and augmentation." };
+        var weights = new Option<string?>("--weights") { Description = "Loss weights alpha_1..alpha_M, comma separated (default 2.5,2.5,0.25)." };
+        var weightDecay = new Option<double?>("--weight-decay") { Description = "SGD weight decay." };
+        var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
+        var validation = new Option<int?>("--validation") { Description = "Training images held out for validation and calibration (default 5000)." };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (smoke runs)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint." };
+        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads." };
+        var libtorch = new Option<DirectoryInfo?>("--libtorch") { Description = $"A PyTorch torch/lib folder to run on (CUDA); also ${TorchNative.LibTorchEnvironmentVariable}." };
+
+        var command = new Command("train", "Train a DFB-Net on CIFAR-10: the baseline, then the whole network with the weighted joint loss.")
+        {
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, schedule, validation, trainLimit, resume, threads, libtorch,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            TorchNative.EnsureLoaded(parse.GetValue(libtorch)?.FullName);
+            var options = TrainingRecipes.For(parse.GetValue(preset)!);
+            options = options with
+            {
+                JointEpochs = parse.GetValue(epochs) ?? options.JointEpochs,
+                BaselineEpochs = parse.GetValue(baselineEpochs) ?? options.BaselineEpochs,
+                BaselineLearningRate = parse.GetValue(lr) ?? options.BaselineLearningRate,
+                JointLearningRate = parse.GetValue(jointLr) ?? options.JointLearningRate,
+                BatchSize = parse.GetValue(batch) ?? options.BatchSize,
+                Seed = parse.GetValue(seed) ?? options.Seed,
+                WeightDecay = parse.GetValue(weightDecay) ?? options.WeightDecay,
+                Schedule = parse.GetValue(schedule) ?? options.Schedule,
+                ValidationCount = parse.GetValue(validation) ?? options.ValidationCount,
+                Threads = parse.GetValue(threads) ?? options.Threads,
+                LossWeights = parse.GetValue(weights) is { } w
+                    ? [.. w.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture))]
+                    : options.LossWeights,
+            };
+
+            var dir = parse.GetValue(data)!.FullName;
+            var all = CifarReader.LoadCifar10Train(dir);
+            if (parse.GetValue(trainLimit) is { } limit)
+            {
+                all = all.Take(limit);
+            }
+
+            var (train, held) = all.SplitValidation(options.ValidationCount, options.Seed);
+            var test = CifarReader.LoadCifar10Test(dir);
+            var trainer = new Trainer(parse.GetValue(output)!.FullName, line => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}"));
+            var result = trainer.Run(
+                options,
+                new TrainingData(train, held, test),
+                parse.GetValue(resume),
+                resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
+                cancellationToken: cancellationToken);
+            Console.WriteLine($"Done: {result.Phase}, {result.ElapsedSeconds:F0}s of training; checkpoint in {parse.GetValue(output)!.FullName}");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}

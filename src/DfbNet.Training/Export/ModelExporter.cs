@@ -1,0 +1,105 @@
+using System.Globalization;
+using DfbNet.Core.Manifest;
+using DfbNet.Training.Model;
+using DfbNet.Training.Training;
+
+namespace DfbNet.Training.Export;
+
+/// <summary>
+/// Writes a training checkpoint as a servable model folder: <c>stage{s}.onnx</c>, <c>main.onnx</c> (the main
+/// branch alone, for measuring gains) and <c>manifest.json</c> with the checkpoint's normalisation, classes,
+/// recipe and measured accuracy.
+/// </summary>
+public static class ModelExporter
+{
+    public const string MainBranchFile = "main.onnx";
+
+    /// <summary>Preset that never exits early: exits 1..M-1 never fire (max softmax cannot exceed 1) and exit M always does.</summary>
+    public const string MainPreset = "main";
+
+    public static ModelManifest Export(string checkpointFolder, string modelFolder, string? description = null)
+    {
+        var checkpoint = Checkpoint.Load(checkpointFolder);
+        Native.TorchNative.EnsureLoaded();
+        using var model = checkpoint.LoadModel(checkpointFolder);
+        return Export(model, checkpoint, modelFolder, description);
+    }
+
+    private static string Notes(Checkpoint checkpoint)
+    {
+        var options = checkpoint.Options;
+        var config = options.Model;
+        var inv = CultureInfo.InvariantCulture;
+        var nesterov = options.Nesterov ? " (Nesterov)" : "";
+        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
+        if (checkpoint.BaselineTestAccuracy is { } baseline)
+        {
+            notes += string.Create(inv, $"; baseline (main branch before joint training) test accuracy {baseline:F4}");
+        }
+
+        return notes;
+    }
+
+    internal static ModelManifest Export(DfbNetModel model, Checkpoint checkpoint, string modelFolder, string? description = null)
+    {
+        Directory.CreateDirectory(modelFolder);
+        model.eval();
+        var stages = OnnxStageExporter.ExportStages(model);
+        var main = OnnxStageExporter.ExportMainBranch(model, out _);
+        File.WriteAllBytes(Path.Combine(modelFolder, MainBranchFile), main);
+        var config = model.Config;
+        var options = checkpoint.Options;
+        var m = stages.Count;
+        var manifest = new ModelManifest
+        {
+            SchemaVersion = ModelManifest.CurrentSchemaVersion,
+            Description = description ?? string.Create(CultureInfo.InvariantCulture,
+                $"DFB-Net '{config.Name}' trained on CIFAR-10: main WRN-{(8 * config.Blocks) + 2}-N{config.Blocks}-k{config.Widen}, branches {string.Join(", ", config.Branches.Select(b => $"N{b.Blocks}k{b.Widen} after Conv{b.AfterGroup + 2}_x block {b.AfterBlock}"))}; {config.TestSize}x{config.TestSize} input"),
+            Untrained = checkpoint.Phase != TrainingPhase.Done,
+            Classes = [.. checkpoint.Classes],
+            Input = new InputSpec
+            {
+                Width = config.TestSize,
+                Height = config.TestSize,
+                Normalization = new NormalizationSpec { Scale = 1f / 255f, Mean = [.. checkpoint.Mean], Std = [.. checkpoint.Std] },
+            },
+            Thresholds = new ThresholdSpec
+            {
+                Default = MainPreset,
+                Presets =
+                {
+                    [MainPreset] = [.. Enumerable.Repeat(1f, m - 1), 0f],
+                    ["paper"] = [.. Enumerable.Repeat(0.99f, m - 1), 0.75f],
+                },
+            },
+            Training = new TrainingInfo
+            {
+                Command = checkpoint.Command,
+                Dataset = checkpoint.Dataset,
+                Machine = checkpoint.Machine,
+                Date = checkpoint.Finished ?? checkpoint.Started,
+                DurationSeconds = Math.Round(checkpoint.ElapsedSeconds, 1),
+                Notes = Notes(checkpoint),
+            },
+            Accuracy = checkpoint.TestAccuracy is { } acc ? new AccuracyInfo { Dataset = "cifar10-test", Exits = [.. acc] } : null,
+        };
+
+        foreach (var stage in stages)
+        {
+            var file = $"stage{stage.Index}.onnx";
+            File.WriteAllBytes(Path.Combine(modelFolder, file), stage.Model);
+            manifest.Stages.Add(new StageSpec
+            {
+                File = file,
+                Input = stage.InputName,
+                LogitsOutput = stage.LogitsName,
+                FeatureOutput = stage.FeatureName,
+                Flops = stage.Flops,
+                Parameters = stage.Parameters,
+            });
+        }
+
+        ManifestLoader.Save(manifest, modelFolder);
+        return manifest;
+    }
+}

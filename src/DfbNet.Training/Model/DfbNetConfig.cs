@@ -1,0 +1,130 @@
+namespace DfbNet.Training.Model;
+
+/// <summary>Where a side branch leaves the main branch and how its own groups are shaped.</summary>
+/// <param name="AfterGroup">Zero-based main group (0 = Conv2_x .. 3 = Conv5_x) the branch point lies in.</param>
+/// <param name="AfterBlock">Number of blocks of that group computed before the branch point (1 = after its first block).</param>
+/// <param name="Blocks">N of the branch: blocks in each of its own groups (groups AfterGroup+1 .. Conv5_x).</param>
+/// <param name="Widen">k of the branch.</param>
+public sealed record BranchSpec(int AfterGroup, int AfterBlock, int Blocks, int Widen);
+
+/// <summary>
+/// Shape and input recipe of a DFB-Net (Table 1 of the paper): Conv1 [3x3, 16], then four groups of N pre-activation
+/// wide basic blocks with widths 16k, 32k, 64k, 128k (strides 1, 2, 2, 2), global average pooling and a linear exit;
+/// side branches are "small but complete" copies of the remaining groups with their own N and k.
+/// </summary>
+public sealed record DfbNetConfig
+{
+    /// <summary>Widths of Conv2_x..Conv5_x before widening.</summary>
+    public static IReadOnlyList<int> GroupBaseWidths { get; } = [16, 32, 64, 128];
+
+    public const int StemWidth = 16;
+
+    public required string Name { get; init; }
+
+    /// <summary>N of the main branch.</summary>
+    public required int Blocks { get; init; }
+
+    /// <summary>k of the main branch.</summary>
+    public required int Widen { get; init; }
+
+    /// <summary>Side branches in exit order (earliest first); exit M is the main branch.</summary>
+    public required IReadOnlyList<BranchSpec> Branches { get; init; }
+
+    public int Classes { get; init; } = 10;
+
+    /// <summary>Square test input (the paper: 56); images are resized to it with no crop.</summary>
+    public required int TestSize { get; init; }
+
+    /// <summary>Square training crop (the paper: 48).</summary>
+    public required int CropSize { get; init; }
+
+    /// <summary>Range of the random resize before the crop, for height and width independently (the paper: 48..64).</summary>
+    public required int ScaleMin { get; init; }
+
+    public required int ScaleMax { get; init; }
+
+    /// <summary>Dropout probability inside each block (between the two convolutions); 0 disables it.</summary>
+    public double Dropout { get; init; }
+
+    public int ExitCount => Branches.Count + 1;
+
+    /// <summary>The paper's network: WRN-50-N6-k6 with branches N2k2 (after Conv2_x block 1) and N4k4 (after Conv3_x block 2).</summary>
+    public static DfbNetConfig Paper(int classes = 10) => new()
+    {
+        Name = "paper",
+        Blocks = 6,
+        Widen = 6,
+        Branches = [new BranchSpec(0, 1, 2, 2), new BranchSpec(1, 2, 4, 4)],
+        Classes = classes,
+        TestSize = 56,
+        CropSize = 48,
+        ScaleMin = 48,
+        ScaleMax = 64,
+    };
+
+    /// <summary>
+    /// Small enough to train on two CPU cores in about an hour and to serve a frame in milliseconds on one:
+    /// 32x32 inputs (CIFAR's own size, so the test resize is the identity), main N1 k2, branches N1 k1 after
+    /// Conv2_x block 1 and after Conv3_x block 1; the paper's scale augmentation scaled to 32..40 with 32 crops.
+    /// </summary>
+    public static DfbNetConfig Edge(int classes = 10) => new()
+    {
+        Name = "edge",
+        Blocks = 1,
+        Widen = 2,
+        Branches = [new BranchSpec(0, 1, 1, 1), new BranchSpec(1, 1, 1, 1)],
+        Classes = classes,
+        TestSize = 32,
+        CropSize = 32,
+        ScaleMin = 32,
+        ScaleMax = 40,
+    };
+
+    /// <summary>For tests: trains in seconds on 16x16 inputs.</summary>
+    public static DfbNetConfig Tiny(int classes = 10) => new()
+    {
+        Name = "tiny",
+        Blocks = 1,
+        Widen = 1,
+        Branches = [new BranchSpec(0, 1, 1, 1), new BranchSpec(1, 1, 1, 1)],
+        Classes = classes,
+        TestSize = 16,
+        CropSize = 16,
+        ScaleMin = 16,
+        ScaleMax = 20,
+    };
+
+    public static DfbNetConfig FromPreset(string preset, int classes = 10) => preset switch
+    {
+        "paper" => Paper(classes),
+        "edge" => Edge(classes),
+        "tiny" => Tiny(classes),
+        _ => throw new ArgumentException($"Unknown preset '{preset}'; expected paper, edge or tiny.", nameof(preset)),
+    };
+
+    /// <summary>Checks that branch points exist and lie in order, so stages are well defined.</summary>
+    public void Validate()
+    {
+        if (Blocks < 1 || Widen < 1)
+        {
+            throw new ArgumentException($"Preset {Name}: N and k must be >= 1.");
+        }
+
+        var previous = -1;
+        foreach (var b in Branches)
+        {
+            if (b.AfterGroup is < 0 or > 2 || b.AfterBlock < 1 || b.AfterBlock > Blocks || b.Blocks < 1 || b.Widen < 1)
+            {
+                throw new ArgumentException($"Preset {Name}: branch {b} must leave after a block of Conv2_x..Conv4_x and have N, k >= 1.");
+            }
+
+            var position = (b.AfterGroup * Blocks) + b.AfterBlock;
+            if (position <= previous || position >= 4 * Blocks)
+            {
+                throw new ArgumentException($"Preset {Name}: branch points must be in order and before the last main block.");
+            }
+
+            previous = position;
+        }
+    }
+}

@@ -1,0 +1,140 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DfbNet.Training.Model;
+
+/// <summary>
+/// A DFB-Net as M stages, cut exactly at the branch points: stage s = trunk segment s + exit head s, so the ONNX
+/// export and the server see the same split. Exit M's head is the main branch's BN-ReLU-GAP-Linear.
+/// </summary>
+internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
+{
+    public readonly ModuleList<TrunkSegment> Segments;
+    public readonly ModuleList<ExitHead> Heads;
+
+    public DfbNetModel(DfbNetConfig config)
+        : base("dfbnet")
+    {
+        config.Validate();
+        Config = config;
+        var k = config.Widen;
+        var stem = nn.Conv2d(3, DfbNetConfig.StemWidth, 3, padding: 1, bias: false);
+
+        // Main blocks in order with their (group, index) so branch points can cut the list.
+        var segments = new List<TrunkSegment>();
+        var heads = new List<ExitHead>();
+        var current = new List<WideBasicBlock>();
+        var channels = DfbNetConfig.StemWidth;
+        var branchIndex = 0;
+        for (var g = 0; g < 4; g++)
+        {
+            var width = DfbNetConfig.GroupBaseWidths[g] * k;
+            for (var b = 0; b < config.Blocks; b++)
+            {
+                var stride = g > 0 && b == 0 ? 2 : 1;
+                current.Add(new WideBasicBlock($"g{g}b{b}", channels, width, stride, config.Dropout));
+                channels = width;
+                if (branchIndex < config.Branches.Count && config.Branches[branchIndex] is var branch
+                    && branch.AfterGroup == g && branch.AfterBlock == b + 1)
+                {
+                    segments.Add(new TrunkSegment($"segment{segments.Count + 1}", segments.Count == 0 ? stem : null, current));
+                    heads.Add(BuildBranchHead(heads.Count + 1, branch, channels, config));
+                    current = [];
+                    branchIndex++;
+                }
+            }
+        }
+
+        segments.Add(new TrunkSegment($"segment{segments.Count + 1}", segments.Count == 0 ? stem : null, current));
+        heads.Add(new ExitHead($"exit{heads.Count + 1}", [], channels, config.Classes));
+        Segments = nn.ModuleList([.. segments]);
+        Heads = nn.ModuleList([.. heads]);
+        RegisterComponents();
+        Initialize(this);
+    }
+
+    public DfbNetConfig Config { get; }
+
+    public int ExitCount => Heads.Count;
+
+    /// <summary>Logits of every exit, exit 1 first.</summary>
+    public override Tensor[] forward(Tensor x)
+    {
+        var logits = new Tensor[ExitCount];
+        for (var s = 0; s < ExitCount; s++)
+        {
+            x = Segments[s].forward(x);
+            logits[s] = Heads[s].forward(x);
+        }
+
+        return logits;
+    }
+
+    /// <summary>The main branch alone (the baseline): all segments, then the last exit only.</summary>
+    public Tensor ForwardMain(Tensor x)
+    {
+        foreach (var segment in Segments)
+        {
+            x = segment.forward(x);
+        }
+
+        return Heads[ExitCount - 1].forward(x);
+    }
+
+    /// <summary>Stage s (zero-based) alone: what the exported ONNX stage computes.</summary>
+    public (Tensor Logits, Tensor Feature) ForwardStage(int stage, Tensor input)
+    {
+        var feature = Segments[stage].forward(input);
+        return (Heads[stage].forward(feature), feature);
+    }
+
+    /// <summary>Parameters of the main branch (every segment and the last exit), the baseline's trainable set.</summary>
+    public IEnumerable<Parameter> MainParameters() =>
+        Segments.SelectMany(s => s.parameters()).Concat(Heads[ExitCount - 1].parameters());
+
+    /// <summary>Parameters of the side branches (exits 1..M-1).</summary>
+    public IEnumerable<Parameter> BranchParameters() =>
+        Heads.Take(ExitCount - 1).SelectMany(h => h.parameters());
+
+    public static long Count(IEnumerable<Parameter> parameters) => parameters.Sum(p => p.numel());
+
+    /// <summary>He (Kaiming) normal initialisation for convolutions (fan-out, ReLU), as WRN and the paper's [16] do; BN to (1, 0); linear biases 0.</summary>
+    public static void Initialize(nn.Module module)
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, m) in module.named_modules())
+        {
+            switch (m)
+            {
+                case Conv2d conv:
+                    nn.init.kaiming_normal_(conv.weight, mode: nn.init.FanInOut.FanOut, nonlinearity: nn.init.NonlinearityType.ReLU);
+                    break;
+                case BatchNorm2d bn:
+                    nn.init.ones_(bn.weight);
+                    nn.init.zeros_(bn.bias);
+                    break;
+                case Linear linear:
+                    nn.init.zeros_(linear.bias);
+                    break;
+            }
+        }
+    }
+
+    private static ExitHead BuildBranchHead(int exit, BranchSpec branch, int inChannels, DfbNetConfig config)
+    {
+        var blocks = new List<WideBasicBlock>();
+        var channels = inChannels;
+        for (var g = branch.AfterGroup + 1; g < 4; g++)
+        {
+            var width = DfbNetConfig.GroupBaseWidths[g] * branch.Widen;
+            for (var b = 0; b < branch.Blocks; b++)
+            {
+                blocks.Add(new WideBasicBlock($"g{g}b{b}", channels, width, b == 0 ? 2 : 1, config.Dropout));
+                channels = width;
+            }
+        }
+
+        return new ExitHead($"exit{exit}", blocks, channels, config.Classes);
+    }
+}

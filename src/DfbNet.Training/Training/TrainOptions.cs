@@ -1,0 +1,70 @@
+using DfbNet.Training.Model;
+
+namespace DfbNet.Training.Training;
+
+public enum LearningRateSchedule
+{
+    /// <summary>The paper's steps: multiply by 0.2 after every fifth of the phase (every 60 of 300 epochs).</summary>
+    Step,
+
+    /// <summary>Cosine from the peak to zero.</summary>
+    Cosine,
+
+    /// <summary>Linear warm-up over the first 15% from a tenth of the peak, then cosine to zero: for short runs.</summary>
+    OneCycle,
+}
+
+/// <summary>Everything that shapes a training run; stored in the checkpoint so that a resume continues the same run.</summary>
+public sealed record TrainOptions
+{
+    public required DfbNetConfig Model { get; init; }
+
+    /// <summary>Epochs of the baseline (main branch alone), trained from scratch.</summary>
+    public int BaselineEpochs { get; init; } = 300;
+
+    /// <summary>Epochs of the whole DFB-Net (weighted joint loss), started from the baseline's weights.</summary>
+    public int JointEpochs { get; init; } = 180;
+
+    public int BatchSize { get; init; } = 50;
+
+    /// <summary>Peak learning rate of the baseline phase (the paper: 0.1).</summary>
+    public double BaselineLearningRate { get; init; } = 0.1;
+
+    /// <summary>Peak learning rate of the joint phase (the paper: 0.004 on CIFAR-10, 0.025 on CIFAR-100).</summary>
+    public double JointLearningRate { get; init; } = 0.004;
+
+    public double Momentum { get; init; } = 0.9;
+
+    public double WeightDecay { get; init; } = 1e-4;
+
+    public bool Nesterov { get; init; }
+
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
+
+    /// <summary>Loss weights alpha_1..alpha_M (the paper: 2.5, 2.5, 0.25 on CIFAR-10; 3.75, 2.5, 0.25 on CIFAR-100).</summary>
+    public required IReadOnlyList<float> LossWeights { get; init; }
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>Training images held out (seeded) for validation and threshold calibration.</summary>
+    public int ValidationCount { get; init; } = 5000;
+
+    /// <summary>Intra-op threads of libtorch (0 leaves its default).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>A progress line every this many batches.</summary>
+    public int LogEvery { get; init; } = 50;
+
+    /// <summary>Default loss weights of the paper for a data set with <paramref name="classes"/> classes and M exits.</summary>
+    public static IReadOnlyList<float> DefaultLossWeights(int classes, int exits)
+    {
+        float[] paper = classes >= 100 ? [3.75f, 2.5f, 0.25f] : [2.5f, 2.5f, 0.25f];
+        if (exits == 3)
+        {
+            return paper;
+        }
+
+        // Other exit counts: the first side branch's weight for every side branch, the main branch's last.
+        return [.. Enumerable.Repeat(paper[0], exits - 1), paper[2]];
+    }
+}

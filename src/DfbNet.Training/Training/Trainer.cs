@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using System.Globalization;
+using DfbNet.Training.Data;
+using DfbNet.Training.Evaluation;
+using DfbNet.Training.Model;
+using DfbNet.Training.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace DfbNet.Training.Training;
+
+/// <summary>The images a run uses: training (without the validation hold-out), validation, and optionally test.</summary>
+public sealed record TrainingData(CifarDataset Train, CifarDataset Validation, CifarDataset? Test);
+
+/// <summary>
+/// The paper's recipe: the baseline (main branch alone) from scratch, then the whole DFB-Net from the baseline's
+/// weights with He-initialised branches and the weighted joint loss. SGD with momentum and weight decay; a
+/// checkpoint after every epoch.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly string _outDir;
+    private readonly Action<string> _log;
+
+    public Trainer(string outDir, Action<string> log)
+    {
+        _outDir = outDir;
+        _log = log;
+    }
+
+    /// <summary>Trains from scratch (or resumes the run in the output folder) until both phases are done.</summary>
+    /// <param name="options">Used for a new run; a resumed run keeps the options stored in its checkpoint.</param>
+    /// <param name="data">The images.</param>
+    /// <param name="resume">Continue the run in the output folder when it has a checkpoint.</param>
+    /// <param name="stopAfterEpochs">Stop (with a checkpoint) after this many epochs of this session; for tests.</param>
+    /// <param name="resumeEpochs">On resume, new epoch counts (baseline, joint) replacing the stored ones, to shorten or
+    /// extend a run; the schedule then follows the new length from the current epoch on.</param>
+    /// <param name="cancellationToken">Stops between batches; the last completed epoch stays saved.</param>
+    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, CancellationToken cancellationToken = default)
+    {
+        TorchNative.EnsureLoaded();
+        Directory.CreateDirectory(_outDir);
+        Checkpoint checkpoint;
+        DfbNetModel model;
+        var resuming = resume && File.Exists(Path.Combine(_outDir, Checkpoint.FileName));
+        if (resuming)
+        {
+            checkpoint = Checkpoint.Load(_outDir);
+            options = checkpoint.Options with
+            {
+                BaselineEpochs = resumeEpochs.Baseline ?? checkpoint.Options.BaselineEpochs,
+                JointEpochs = resumeEpochs.Joint ?? checkpoint.Options.JointEpochs,
+            };
+            if (options != checkpoint.Options)
+            {
+                _log($"Epochs changed on resume: baseline {checkpoint.Options.BaselineEpochs} -> {options.BaselineEpochs}, joint {checkpoint.Options.JointEpochs} -> {options.JointEpochs}");
+
+                // A finished run given more joint epochs continues its joint phase (a warm restart of the schedule).
+                if (checkpoint.Phase == TrainingPhase.Done && options.JointEpochs > checkpoint.Options.JointEpochs)
+                {
+                    checkpoint.Phase = TrainingPhase.Joint;
+                    checkpoint.Epoch = checkpoint.Options.JointEpochs;
+                    checkpoint.Finished = null;
+                }
+
+                checkpoint.Options = options;
+            }
+
+            model = checkpoint.LoadModel(_outDir);
+            _log($"Resuming {checkpoint.Phase} after epoch {checkpoint.Epoch} from {_outDir}");
+
+            // The manifest reports how the model was made: every session's command line, not only the first.
+            checkpoint.Command = $"{checkpoint.Command}; resumed after {checkpoint.Phase} epoch {checkpoint.Epoch}: {Environment.CommandLine}";
+        }
+        else
+        {
+            var (mean, std) = data.Train.ChannelStatistics();
+            random.manual_seed(options.Seed);
+            model = new DfbNetModel(options.Model);
+            checkpoint = new Checkpoint
+            {
+                Options = options,
+                Mean = mean,
+                Std = std,
+                Classes = data.Train.Classes,
+                Dataset = data.Train.Source,
+                Phase = options.BaselineEpochs > 0 ? TrainingPhase.Baseline : TrainingPhase.Joint,
+                Command = Environment.CommandLine,
+                Machine = MachineDescription(),
+                Started = DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+            };
+        }
+
+        if (options.Threads > 0)
+        {
+            set_num_threads(options.Threads);
+        }
+
+        // CUDA when a PyTorch libtorch was loaded (--libtorch / DFBNET_LIBTORCH) and sees a GPU; checkpoints stay
+        // device-neutral because TorchSharp saves and loads state on the CPU.
+        var device = TorchNative.CudaInitialized ? CUDA : CPU;
+        model.to(device);
+        _log($"Model {options.Model.Name} on {device.type}: main {DfbNetModel.Count(model.MainParameters()):N0} parameters, whole {DfbNetModel.Count(model.parameters()):N0}; {data.Train.Count} training, {data.Validation.Count} validation images; libtorch threads {get_num_threads()}; {TorchNative.Description}");
+        var recipe = checkpoint.Recipe();
+        var session = Stopwatch.StartNew();
+        var elapsedBefore = checkpoint.ElapsedSeconds;
+        var epochsThisSession = 0;
+        SGD? optimizer = null;
+        try
+        {
+            while (checkpoint.Phase != TrainingPhase.Done)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var phaseEpochs = checkpoint.Phase == TrainingPhase.Baseline ? options.BaselineEpochs : options.JointEpochs;
+                if (checkpoint.Epoch >= phaseEpochs)
+                {
+                    optimizer?.Dispose();
+                    optimizer = null;
+                    EndPhase(checkpoint, model, data, recipe);
+                    checkpoint.ElapsedSeconds = elapsedBefore + session.Elapsed.TotalSeconds;
+                    SaveAll(checkpoint, model, null);
+                    continue;
+                }
+
+                if (stopAfterEpochs is { } stop && epochsThisSession >= stop)
+                {
+                    return checkpoint;
+                }
+
+                if (optimizer is null)
+                {
+                    optimizer = CreateOptimizer(model, checkpoint.Phase, options);
+                    var saved = Path.Combine(_outDir, Checkpoint.OptimizerFile);
+                    if (checkpoint.Epoch > 0 && File.Exists(saved))
+                    {
+                        optimizer.load_state_dict(saved);
+                    }
+                }
+
+                var record = RunEpoch(model, optimizer, checkpoint, data, recipe, phaseEpochs, cancellationToken);
+                checkpoint.History.Add(record);
+                checkpoint.Epoch++;
+                checkpoint.ElapsedSeconds = elapsedBefore + session.Elapsed.TotalSeconds;
+                SaveAll(checkpoint, model, optimizer);
+                epochsThisSession++;
+            }
+        }
+        finally
+        {
+            optimizer?.Dispose();
+            model.Dispose();
+        }
+
+        return checkpoint;
+    }
+
+    private void EndPhase(Checkpoint checkpoint, DfbNetModel model, TrainingData data, InputRecipe recipe)
+    {
+        var options = checkpoint.Options;
+        if (checkpoint.Phase == TrainingPhase.Baseline)
+        {
+            if (data.Test is { } test)
+            {
+                var acc = TorchInference.Accuracy(TorchInference.ExitLogits(model, test, recipe, mainOnly: true), test.Labels, options.Model.Classes)[0];
+                checkpoint.BaselineTestAccuracy = acc;
+                _log($"Baseline done: main branch test error {100 * (1 - acc):F2}% on {test.Count} images");
+            }
+
+            // The branches start from He initialisation (the paper's [16]); seeded so that a resume redoes the same.
+            random.manual_seed(EpochSeed(options.Seed, TrainingPhase.Joint, -1));
+            foreach (var head in model.Heads.Take(model.ExitCount - 1))
+            {
+                DfbNetModel.Initialize(head);
+            }
+
+            File.Delete(Path.Combine(_outDir, Checkpoint.OptimizerFile));
+            checkpoint.Phase = options.JointEpochs > 0 ? TrainingPhase.Joint : TrainingPhase.Done;
+            checkpoint.Epoch = 0;
+            if (checkpoint.Phase == TrainingPhase.Joint)
+            {
+                _log($"Joint training of the whole DFB-Net, loss weights {string.Join("/", options.LossWeights)}");
+                return;
+            }
+        }
+
+        if (data.Test is { } testSet)
+        {
+            var acc = TorchInference.Accuracy(TorchInference.ExitLogits(model, testSet, recipe), testSet.Labels, options.Model.Classes);
+            checkpoint.TestAccuracy = acc;
+            _log($"Training done: test error per exit {string.Join(" / ", acc.Select(a => $"{100 * (1 - a):F2}%"))} on {testSet.Count} images");
+        }
+
+        checkpoint.Phase = TrainingPhase.Done;
+        checkpoint.Finished = DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture);
+    }
+
+    private EpochRecord RunEpoch(DfbNetModel model, SGD optimizer, Checkpoint checkpoint, TrainingData data, InputRecipe recipe, int phaseEpochs, CancellationToken cancellationToken)
+    {
+        var options = checkpoint.Options;
+        var device = model.Heads[0].Classifier.weight!.device;
+        var phase = checkpoint.Phase;
+        var epoch = checkpoint.Epoch;
+        var baseline = phase == TrainingPhase.Baseline;
+        var seed = EpochSeed(options.Seed, phase, epoch);
+        var rng = new Random(seed);
+        random.manual_seed(seed);
+        var order = Enumerable.Range(0, data.Train.Count).ToArray();
+        rng.Shuffle(order);
+        var batches = data.Train.Count / options.BatchSize;
+        var exits = baseline ? 1 : model.ExitCount;
+        var peak = baseline ? options.BaselineLearningRate : options.JointLearningRate;
+        var weights = options.LossWeights;
+        model.train();
+
+        var epochWatch = Stopwatch.StartNew();
+        var window = Stopwatch.StartNew();
+        double lossSum = 0, epochLoss = 0;
+        var correct = new long[exits];
+        var seen = 0;
+        for (var b = 0; b < batches; b++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var progress = (epoch + (b / (double)batches)) / phaseEpochs;
+            var lr = LearningRates.At(options.Schedule, peak, epoch, progress, phaseEpochs);
+            foreach (var group in optimizer.ParamGroups)
+            {
+                group.LearningRate = lr;
+            }
+
+            using var scope = NewDisposeScope();
+            var (cpuX, cpuY) = BatchBuilder.Train(data.Train, order.AsSpan(b * options.BatchSize, options.BatchSize), recipe, rng);
+            var (x, y) = (cpuX.to(device), cpuY.to(device));
+            optimizer.zero_grad();
+            Tensor[] logits = baseline ? [model.ForwardMain(x)] : model.forward(x);
+            var loss = baseline
+                ? nn.functional.cross_entropy(logits[0], y)
+                : WeightedLoss(logits, y, weights);
+            loss.backward();
+            optimizer.step();
+
+            var value = loss.item<float>();
+            lossSum += value;
+            epochLoss += value;
+            for (var s = 0; s < exits; s++)
+            {
+                correct[s] += logits[s].argmax(1).eq(y).sum().item<long>();
+            }
+
+            seen += options.BatchSize;
+            if ((b + 1) % options.LogEvery == 0 || b == batches - 1)
+            {
+                var n = (b % options.LogEvery) + 1;
+                var rate = seen / window.Elapsed.TotalSeconds;
+                var acc = string.Join("/", correct.Select(c => (100.0 * c / seen).ToString("F1", CultureInfo.InvariantCulture)));
+                _log(string.Create(CultureInfo.InvariantCulture,
+                    $"[{PhaseName(phase)} {epoch + 1}/{phaseEpochs}] batch {b + 1}/{batches} loss {lossSum / n:F4} train acc {acc}% lr {lr:F4} {rate:F0} img/s"));
+                lossSum = 0;
+                seen = 0;
+                Array.Clear(correct);
+                window.Restart();
+            }
+        }
+
+        var seconds = epochWatch.Elapsed.TotalSeconds;
+        var validation = TorchInference.Accuracy(TorchInference.ExitLogits(model, data.Validation, recipe, mainOnly: baseline), data.Validation.Labels, options.Model.Classes);
+        var imagesPerSecond = batches * options.BatchSize / seconds;
+        _log(string.Create(CultureInfo.InvariantCulture,
+            $"[{PhaseName(phase)} {epoch + 1}/{phaseEpochs}] done in {seconds:F0}s ({imagesPerSecond:F0} img/s), validation error {string.Join(" / ", validation.Select(a => $"{100 * (1 - a):F2}%"))}"));
+        return new EpochRecord(phase, epoch + 1, epochLoss / batches, validation, seconds, imagesPerSecond);
+    }
+
+    internal static Tensor WeightedLoss(Tensor[] logits, Tensor labels, IReadOnlyList<float> weights)
+    {
+        if (weights.Count != logits.Length)
+        {
+            throw new ArgumentException($"{weights.Count} loss weights for {logits.Length} exits.", nameof(weights));
+        }
+
+        var total = nn.functional.cross_entropy(logits[0], labels).mul(weights[0]);
+        for (var s = 1; s < logits.Length; s++)
+        {
+            total = total.add(nn.functional.cross_entropy(logits[s], labels).mul(weights[s]));
+        }
+
+        return total;
+    }
+
+    private static SGD CreateOptimizer(DfbNetModel model, TrainingPhase phase, TrainOptions options)
+    {
+        // The baseline trains the main branch alone; the branches' parameters stay out of it (and out of weight decay).
+        var parameters = phase == TrainingPhase.Baseline ? model.MainParameters() : model.parameters();
+        return optim.SGD(parameters, options.BaselineLearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay, nesterov: options.Nesterov);
+    }
+
+    private void SaveAll(Checkpoint checkpoint, DfbNetModel model, SGD? optimizer)
+    {
+        Checkpoint.WriteAtomically(Path.Combine(_outDir, Checkpoint.ModelFile), tmp => model.save(tmp));
+        if (optimizer is not null)
+        {
+            Checkpoint.WriteAtomically(Path.Combine(_outDir, Checkpoint.OptimizerFile), tmp => optimizer.save_state_dict(tmp));
+        }
+
+        // The JSON goes last: it names the epoch the two files above belong to.
+        checkpoint.Save(_outDir);
+    }
+
+    internal static int EpochSeed(int seed, TrainingPhase phase, int epoch) =>
+        unchecked((seed * 1_000_003) + ((int)phase * 10_007) + epoch + 1);
+
+    private static string PhaseName(TrainingPhase phase) => phase == TrainingPhase.Baseline ? "baseline" : "joint";
+
+    internal static string MachineDescription() =>
+        $"{Environment.MachineName}, {Environment.ProcessorCount} CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, TorchSharp CPU";
+}
