@@ -65,16 +65,17 @@ public sealed class ExportParityTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void MainBranchGraph_MatchesTheMainBranchAlone()
+    public void ComposedMainBranch_MatchesTheMainBranchAlone()
     {
         var (model, checkpoint) = TrainedTiny();
         using var _ = model;
         var folder = TestData.TempFolder("export-main");
-        ModelExporter.Export(model, checkpoint, folder);
+        var manifest = ModelExporter.Export(model, checkpoint, folder);
         var input = BatchBuilder.TestPixels(TestData.Slice(), 20, 8, checkpoint.Recipe());
-        using var session = new InferenceSession(Path.Combine(folder, ModelExporter.MainBranchFile));
+        using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(DfbNet.Core.Onnx.MainBranchComposer.Compose(folder, manifest)));
         using var x = OrtValue.CreateTensorValueFromMemory(input, [8, 3, 16, 16]);
-        using var outputs = session.Run(new RunOptions(), ["image"], [x], ["logits"]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [DfbNet.Core.Onnx.MainBranchComposer.InputName], [x], [DfbNet.Core.Onnx.MainBranchComposer.LogitsName]);
         var ort = outputs[0].GetTensorDataAsSpan<float>().ToArray();
         using var scope = NewDisposeScope();
         var expected = model.ForwardMain(tensor(input, [8, 3, 16, 16])).data<float>().ToArray();

@@ -12,18 +12,20 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var model = new Option<DirectoryInfo>("--model") { Description = "Model folder (manifest.json, stage*.onnx, main.onnx).", Required = true };
+        var model = new Option<DirectoryInfo>("--model") { Description = "Model folder (manifest.json and its stage files).", Required = true };
         var data = new Option<DirectoryInfo>("--data") { Description = "Folder holding cifar-10/test_batch.bin.", Required = true };
         var thresholds = new Option<string?>("--thresholds") { Description = "Exit thresholds p_1..p_M, comma separated; several sets separated by ';'." };
         var preset = new Option<string?>("--preset") { Description = "A preset of the manifest; without this and --thresholds every preset is evaluated." };
         var timing = new Option<int>("--timing-images") { Description = "Images timed at batch 1 per threshold set (0 = all).", DefaultValueFactory = _ => 1000 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test images." };
-        var command = new Command("eval", "Error, batch-1 time, gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
+        var providers = new Option<string>("--providers") { Description = "Execution providers to try, in order (tensorrt,cuda,cpu); the active one is reported.", DefaultValueFactory = _ => "cpu" };
+        var command = new Command("eval", "Error, batch-1 latency (mean, p50, p99), gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
         {
-            model, data, thresholds, preset, timing, threads, limit,
+            model, data, thresholds, preset, timing, threads, limit, providers,
         };
-        command.SetAction(parse =>
+        command.Aliases.Add("bench");
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var test = CifarReader.LoadCifar10Test(parse.GetValue(data)!.FullName);
             if (parse.GetValue(limit) is { } n)
@@ -31,7 +33,7 @@ internal static class EvalCommand
                 test = test.Take(n);
             }
 
-            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads));
+            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads), parse.GetValue(providers)!);
             var manifest = runner.Engine.Manifest;
             var sets = new List<(string Name, float[] Values)>();
             if (parse.GetValue(thresholds) is { } text)
@@ -51,7 +53,7 @@ internal static class EvalCommand
             }
 
             var timingCount = parse.GetValue(timing) is var t && t > 0 ? Math.Min(t, test.Count) : test.Count;
-            var report = TableReport.Run(runner, test, sets, timingCount);
+            var report = await TableReport.RunAsync(runner, test, sets, timingCount, cancellationToken);
             Console.Write(report);
             return 0;
         });
@@ -62,25 +64,24 @@ internal static class EvalCommand
 /// <summary>Runs the test set once through every stage, then each threshold set through Algorithm 1 and the batch-1 timer.</summary>
 internal static class TableReport
 {
-    public static string Run(OrtModelRunner runner, CifarDataset test, IReadOnlyList<(string Name, float[] Values)> sets, int timingCount)
+    public static async Task<string> RunAsync(OrtModelRunner runner, CifarDataset test, IReadOnlyList<(string Name, float[] Values)> sets, int timingCount, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var evaluation = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
         var m = evaluation.ExitCount;
         var timingInputs = runner.Preprocess(test, 0, timingCount);
         var writer = new StringWriter(inv);
-        writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); times: batch 1, ONNX Runtime {runner.Engine.ExecutionProvider}, mean over {timingCount} images");
+        writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); latency: batch 1, ONNX Runtime {runner.Engine.ExecutionProvider} (main branch alone: {runner.MainBranchProvider}), over {timingCount} images");
         writer.WriteLine($"Exit errors alone: {string.Join(" / ", Enumerable.Range(0, m).Select(s => Pct(1 - evaluation.ExitAccuracy(s))))}");
-        var mainTime = runner.HasMainBranch ? runner.TimeMainBranch(timingInputs, timingCount) : double.NaN;
-        writer.WriteLine($"{"thresholds",-28} {"error %",8} {"time ms",8} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-34} error within each exit % (1..{m}, fused)");
-        writer.WriteLine($"{"main branch alone",-28} {Pct(1 - evaluation.ExitAccuracy(m - 1)),8} {mainTime,8:F3} {1.0,7:F2}  {"N/A",-34} N/A");
+        var main = runner.TimeMainBranch(timingInputs, timingCount);
+        writer.WriteLine($"{"thresholds",-28} {"error %",8} {"mean ms",8} {"p50 ms",7} {"p99 ms",7} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-30} error within each exit % (1..{m}, fused)");
+        writer.WriteLine($"{"main branch alone",-28} {Pct(1 - evaluation.ExitAccuracy(m - 1)),8} {main.Mean,8:F3} {main.P50,7:F3} {main.P99,7:F3} {1.0,7:F2}  {"N/A",-30} N/A");
         foreach (var (name, values) in sets)
         {
             var result = evaluation.Evaluate(values);
-            var time = runner.TimeEarlyExit(timingInputs, timingCount, new ExitPolicy(values));
-            var valuesText = string.Join(",", values.Select(v => v.ToString("0.###", inv)));
-            var label = name == valuesText ? valuesText : $"{name} ({valuesText})";
-            writer.WriteLine($"{label,-28} {Pct(result.Error),8} {time,8:F3} {mainTime / time,7:F2}  {string.Join(", ", result.ExitRatio.Select(r => (100 * r).ToString("F2", inv))),-34} {string.Join(", ", result.ErrorWithin.Select(e => double.IsNaN(e) ? "-" : (100 * e).ToString("F2", inv)))}");
+            var time = await runner.TimeEarlyExitAsync(timingInputs, timingCount, new ExitPolicy(values), cancellationToken);
+            var label = name == string.Join(",", values.Select(v => v.ToString("0.###", inv))) ? name : $"{name} ({string.Join(",", values.Select(v => v.ToString("0.###", inv)))})";
+            writer.WriteLine($"{label,-28} {Pct(result.Error),8} {time.Mean,8:F3} {time.P50,7:F3} {time.P99,7:F3} {main.Mean / time.Mean,7:F2}  {string.Join(", ", result.ExitRatio.Select(r => (100 * r).ToString("F2", inv))),-30} {string.Join(", ", result.ErrorWithin.Select(e => double.IsNaN(e) ? "-" : (100 * e).ToString("F2", inv)))}");
         }
 
         return writer.ToString();

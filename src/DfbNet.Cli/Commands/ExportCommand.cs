@@ -22,7 +22,7 @@ internal static class ExportCommand
         {
             var folder = parse.GetValue(output)!.FullName;
             var manifest = ModelExporter.Export(parse.GetValue(checkpoint)!.FullName, folder, parse.GetValue(description));
-            Console.WriteLine($"Wrote {manifest.Stages.Count} stages, {ModelExporter.MainBranchFile} and manifest.json to {folder}");
+            Console.WriteLine($"Wrote {manifest.Stages.Count} stages and manifest.json to {folder}");
             foreach (var stage in manifest.Stages)
             {
                 Console.WriteLine($"  {stage.File}: {stage.Input} -> {stage.LogitsOutput}{(stage.FeatureOutput is null ? "" : ", " + stage.FeatureOutput)}; {stage.Parameters:N0} parameters, {stage.Flops:N0} MACs");

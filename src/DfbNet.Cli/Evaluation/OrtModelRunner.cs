@@ -1,32 +1,43 @@
 using System.Diagnostics;
 using DfbNet.Core;
+using DfbNet.Core.Onnx;
 using DfbNet.Runtime;
+using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Runtime.Preprocessing;
 using DfbNet.Training.Data;
-using DfbNet.Training.Export;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DfbNet.Cli.Evaluation;
 
 /// <summary>
-/// Runs an exported model folder through ONNX Runtime on the CPU exactly as the server does: the server's
-/// preprocessor (manifest normalisation), then the stage sessions. Also times batch-1 inference, both early-exit and
-/// the main branch alone (<c>main.onnx</c>), so gains are measured in one run on one machine.
+/// Runs a model folder through ONNX Runtime exactly as the server does: the server's preprocessor (manifest
+/// normalisation), then the stage sessions on the execution provider chain. Also times batch-1 inference per image,
+/// both the engine's early exit and the main branch alone (composed from the stages), so gains are measured in one
+/// run on one machine and provider.
 /// </summary>
 internal sealed class OrtModelRunner : IDisposable
 {
     private readonly EarlyExitEngine _engine;
-    private readonly InferenceSession? _main;
+    private readonly StageSession _main;
     private readonly RunOptions _runOptions = new();
 
-    public OrtModelRunner(string modelFolder, int threads)
+    public OrtModelRunner(string modelFolder, int threads, string providers = "cpu")
     {
-        _engine = EarlyExitEngine.Load(modelFolder, new EngineOptions { IntraOpThreads = threads, WarmupRuns = 3 });
-        var mainPath = Path.Combine(modelFolder, ModelExporter.MainBranchFile);
-        if (File.Exists(mainPath))
+        var chain = ExecutionProviderChain.Parse(providers);
+        _engine = EarlyExitEngine.Load(modelFolder, new EngineOptions { Providers = chain, IntraOpThreads = threads, WarmupRuns = 3 });
+
+        // The session API loads files: the composed main branch goes through a temporary one.
+        var mainPath = Path.Combine(Path.GetTempPath(), $"dfbnet-main-{Guid.NewGuid():N}.onnx");
+        try
         {
-            using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
-            _main = new InferenceSession(mainPath, options);
+            File.WriteAllBytes(mainPath, MainBranchComposer.Compose(_engine.Folder, _engine.Manifest).ToByteArray());
+            _main = chain.CreateSession(mainPath, o => o.IntraOpNumThreads = threads, NullLogger.Instance);
+        }
+        finally
+        {
+            File.Delete(mainPath);
         }
     }
 
@@ -34,7 +45,8 @@ internal sealed class OrtModelRunner : IDisposable
 
     public int Classes => _engine.Classes.Count;
 
-    public bool HasMainBranch => _main is not null;
+    /// <summary>The provider the main branch alone runs on.</summary>
+    public string MainBranchProvider => _main.Provider;
 
     /// <summary>Stage 1 inputs of images [start, start+count) through the server's preprocessor.</summary>
     public float[] Preprocess(CifarDataset data, int start, int count)
@@ -71,72 +83,55 @@ internal sealed class OrtModelRunner : IDisposable
         return result;
     }
 
-    /// <summary>Mean milliseconds per image at batch 1 of Algorithm 1 (stages until an exit fires, softmax, fusion).</summary>
-    public double TimeEarlyExit(float[] inputs, int count, ExitPolicy policy)
+    /// <summary>Per-image milliseconds at batch 1 of the engine's first-exit path (Algorithm 1), as the server runs it.</summary>
+    public async Task<LatencySample> TimeEarlyExitAsync(float[] inputs, int count, ExitPolicy policy, CancellationToken cancellationToken = default)
     {
-        var stages = _engine.Stages;
-        var k = Classes;
-        var length = stages[0].InputLength;
-        var logits = new float[k];
-        var probabilities = new float[k];
-        var sum = new float[k];
-        var features = stages.Select(s => new float[Math.Max(s.FeatureLength, 1)]).ToArray();
-        var watch = Stopwatch.StartNew();
+        var pre = _engine.Preprocessor;
+        var length = pre.TensorLength;
+        var times = new double[count];
+        var bytes = new byte[length * sizeof(float)];
         for (var i = 0; i < count; i++)
         {
-            Memory<float> input = inputs.AsMemory(i * length, length);
-            Array.Clear(sum);
-            for (var s = 0; s < stages.Count; s++)
+            // The tensor source hands the preprocessed image over as is, so only the stages and the policy are timed.
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs.AsSpan(i * length, length)).CopyTo(bytes);
+            var request = new FrameRequest("t", ImageSource.Tensor(bytes, 3, pre.Height, pre.Width), policy, InferenceMode.FirstExit, null, 0);
+            var start = Stopwatch.GetTimestamp();
+            await foreach (var _ in _engine.ClassifyAsync(request, cancellationToken))
             {
-                stages[s].Run(input, 1, logits, features[s], _runOptions);
-                ExitPolicy.Softmax(logits, probabilities);
-                var c = ExitPolicy.ArgMax(probabilities);
-                if (policy.ShouldExit(s, probabilities[c]))
-                {
-                    break;
-                }
-
-                for (var j = 0; j < k; j++)
-                {
-                    sum[j] += probabilities[j];
-                }
-
-                input = features[s];
             }
+
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        return watch.Elapsed.TotalMilliseconds / count;
+        return new LatencySample(times);
     }
 
-    /// <summary>Mean milliseconds per image at batch 1 of the main branch alone.</summary>
-    public double TimeMainBranch(float[] inputs, int count)
+    /// <summary>Per-image milliseconds at batch 1 of the main branch alone.</summary>
+    public LatencySample TimeMainBranch(float[] inputs, int count)
     {
-        if (_main is null)
-        {
-            throw new InvalidOperationException($"The model folder has no {ModelExporter.MainBranchFile}; re-export it to time the main branch alone.");
-        }
-
         var pre = _engine.Preprocessor;
         var length = pre.TensorLength;
         var logits = new float[Classes];
-        var inputName = _main.InputNames[0];
-        var outputName = _main.OutputNames[0];
+        var times = new double[count];
+        string[] inputNames = [MainBranchComposer.InputName];
+        string[] outputNames = [MainBranchComposer.LogitsName];
         long[] shape = [1, 3, pre.Height, pre.Width];
-        var watch = Stopwatch.StartNew();
         for (var i = 0; i < count; i++)
         {
+            var start = Stopwatch.GetTimestamp();
             using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(i * length, length), shape);
             using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits.AsMemory(), [1, Classes]);
-            _main.Run(_runOptions, [inputName], [input], [outputName], [output]);
+            _main.Run(_runOptions, inputNames, [input], outputNames, [output]);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        return watch.Elapsed.TotalMilliseconds / count;
+        return new LatencySample(times);
     }
 
     public void Dispose()
     {
         _runOptions.Dispose();
-        _main?.Dispose();
+        _main.Dispose();
         _engine.Dispose();
     }
 

@@ -6,13 +6,12 @@ using DfbNet.Training.Training;
 namespace DfbNet.Training.Export;
 
 /// <summary>
-/// Writes a training checkpoint as a servable model folder: <c>stage{s}.onnx</c>, <c>main.onnx</c> (the main
-/// branch alone, for measuring gains) and <c>manifest.json</c> with the checkpoint's normalisation, classes,
-/// recipe and measured accuracy.
+/// Writes a training checkpoint as a servable model folder: <c>stage{s}.onnx</c> and <c>manifest.json</c> with the
+/// checkpoint's normalisation, classes, recipe and measured accuracy. The main branch alone, for measuring gains, is
+/// composed from the stages when needed (<see cref="Core.Onnx.MainBranchComposer"/>).
 /// </summary>
 public static class ModelExporter
 {
-    public const string MainBranchFile = "main.onnx";
 
     /// <summary>Preset that never exits early: exits 1..M-1 never fire (max softmax cannot exceed 1) and exit M always does.</summary>
     public const string MainPreset = "main";
@@ -45,8 +44,6 @@ public static class ModelExporter
         Directory.CreateDirectory(modelFolder);
         model.eval();
         var stages = OnnxStageExporter.ExportStages(model);
-        var main = OnnxStageExporter.ExportMainBranch(model, out _);
-        File.WriteAllBytes(Path.Combine(modelFolder, MainBranchFile), main);
         var config = model.Config;
         var options = checkpoint.Options;
         var m = stages.Count;

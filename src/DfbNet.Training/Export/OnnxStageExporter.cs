@@ -52,27 +52,6 @@ internal static class OnnxStageExporter
         return stages;
     }
 
-    /// <summary>The main branch alone (all segments and the last exit) as one graph: the baseline that gains are measured against.</summary>
-    public static byte[] ExportMainBranch(DfbNetModel model, out long flops)
-    {
-        var config = model.Config;
-        var builder = new OnnxGraphBuilder("dfbnet_main");
-        builder.AddInput(ImageInput, -1, 3, config.TestSize, config.TestSize);
-        var channels = 3;
-        var size = config.TestSize;
-        var cost = new Cost();
-        var x = ImageInput;
-        for (var s = 0; s < model.ExitCount; s++)
-        {
-            x = EmitSegment(builder, model.Segments[s], x, ref channels, ref size, cost, $"s{s + 1}");
-        }
-
-        EmitHead(builder, model.Heads[model.ExitCount - 1], x, ref channels, ref size, cost, "main", "logits");
-        builder.AddOutput("logits", -1, config.Classes);
-        flops = cost.Macs;
-        return builder.ToBytes();
-    }
-
     private static string EmitSegment(OnnxGraphBuilder b, TrunkSegment segment, string x, ref int channels, ref int size, Cost cost, string prefix)
     {
         if (segment.Stem is { } stem)
