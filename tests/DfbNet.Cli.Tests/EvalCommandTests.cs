@@ -1,0 +1,63 @@
+using System.Globalization;
+using DfbNet.Core.Onnx;
+
+namespace DfbNet.Cli.Tests;
+
+/// <summary><c>dfbnet eval</c> / <c>dfbnet bench</c> end to end on a built model and the committed CIFAR-10 slice.</summary>
+public sealed class EvalCommandTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dfbnet-eval-" + Guid.NewGuid().ToString("N"));
+
+    public EvalCommandTests()
+    {
+        SyntheticModelFolder.Write(Path.Combine(_root, "model"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
+        Directory.CreateDirectory(Path.Combine(_root, "data", "cifar-10"));
+        File.Copy(LocateSlice(), Path.Combine(_root, "data", "cifar-10", "test_batch.bin"));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("bench")]
+    public async Task Eval_PrintsTable2RowsWithConsistentFigures(string verb)
+    {
+        var (code, output) = await SynthCommandTests.RunCli(verb, "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "50", "--providers", "tensorrt,cuda,cpu", "--thresholds", "0.5,0.5,0;1,1,0");
+        Assert.True(code == 0, output);
+        Assert.Contains("200 test images", output, StringComparison.Ordinal);
+        Assert.Contains("ONNX Runtime CPU", output, StringComparison.Ordinal);
+
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var main = Columns(lines.Single(l => l.StartsWith("main branch alone", StringComparison.Ordinal)), "main branch alone");
+        var early = Columns(lines.Single(l => l.StartsWith("0.5,0.5,0", StringComparison.Ordinal)), "0.5,0.5,0");
+        var all = Columns(lines.Single(l => l.StartsWith("1,1,0", StringComparison.Ordinal)), "1,1,0");
+
+        // Columns: error, mean, p50, p99, gain, then the exit ratios.
+        Assert.All(new[] { main, early, all }, c => Assert.True(c[1] > 0 && c[2] > 0 && c[3] >= c[2]));
+        Assert.Equal(main[0], all[0]);
+        Assert.Equal(main[1] / early[1], early[4], 1);
+        Assert.Equal(100, early[5] + early[6] + early[7] + early[8], 1);
+        Assert.Equal([0, 0, 100, 0], all.Skip(5).Take(4));
+    }
+
+    /// <summary>Numbers of a table row after its label; "-" and "N/A" are skipped.</summary>
+    private static double[] Columns(string line, string label) =>
+        line[label.Length..].Replace(",", " ", StringComparison.Ordinal).Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Where(t => double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+            .Select(t => double.Parse(t, CultureInfo.InvariantCulture))
+            .ToArray();
+
+    private static string LocateSlice()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tests", "data", "cifar10-test-200.bin");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException("tests/data/cifar10-test-200.bin");
+    }
+}
