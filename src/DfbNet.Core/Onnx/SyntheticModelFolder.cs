@@ -23,7 +23,6 @@ public static class SyntheticModelFolder
             throw new ArgumentException($"{classes.Count} class names for a network with {options.ClassCount} classes.", nameof(classes));
         }
 
-        Directory.CreateDirectory(folder);
         var stages = SyntheticDfbNet.Build(options);
         var manifest = new ModelManifest
         {
@@ -46,21 +45,6 @@ public static class SyntheticModelFolder
             Training = new TrainingInfo { Command = $"dfbnet synth --out models/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)))} --seed {options.Seed} --size {options.InputSize} --widths {string.Join(",", options.StageWidths)}", Notes = "not trained" },
         };
 
-        foreach (var stage in stages)
-        {
-            var file = $"stage{stage.Index}.onnx";
-            File.WriteAllBytes(Path.Combine(folder, file), stage.Model);
-            manifest.Stages.Add(new StageSpec
-            {
-                File = file,
-                Input = stage.InputName,
-                LogitsOutput = stage.LogitsName,
-                FeatureOutput = stage.FeatureName,
-                Flops = stage.Flops,
-                Parameters = stage.Parameters,
-            });
-        }
-
         var m = stages.Count;
         manifest.Thresholds = new ThresholdSpec
         {
@@ -73,7 +57,6 @@ public static class SyntheticModelFolder
             },
         };
 
-        ManifestLoader.Save(manifest, folder);
-        return manifest;
+        return ModelFolderWriter.Write(folder, manifest, stages.Select(s => new StageFile(s.Index, s.Model, s.InputName, s.LogitsName, s.FeatureName, s.Flops, s.Parameters)));
     }
 }

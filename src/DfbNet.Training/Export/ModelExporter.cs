@@ -41,7 +41,6 @@ public static class ModelExporter
 
     internal static ModelManifest Export(DfbNetModel model, Checkpoint checkpoint, string modelFolder, string? description = null)
     {
-        Directory.CreateDirectory(modelFolder);
         model.eval();
         var stages = OnnxStageExporter.ExportStages(model);
         var config = model.Config;
@@ -81,22 +80,6 @@ public static class ModelExporter
             Accuracy = checkpoint.TestAccuracy is { } acc ? new AccuracyInfo { Dataset = "cifar10-test", Exits = [.. acc] } : null,
         };
 
-        foreach (var stage in stages)
-        {
-            var file = $"stage{stage.Index}.onnx";
-            File.WriteAllBytes(Path.Combine(modelFolder, file), stage.Model);
-            manifest.Stages.Add(new StageSpec
-            {
-                File = file,
-                Input = stage.InputName,
-                LogitsOutput = stage.LogitsName,
-                FeatureOutput = stage.FeatureName,
-                Flops = stage.Flops,
-                Parameters = stage.Parameters,
-            });
-        }
-
-        ManifestLoader.Save(manifest, modelFolder);
-        return manifest;
+        return ModelFolderWriter.Write(modelFolder, manifest, stages.Select(s => new StageFile(s.Index, s.Model, s.InputName, s.LogitsName, s.FeatureName, s.Flops, s.Parameters)));
     }
 }
