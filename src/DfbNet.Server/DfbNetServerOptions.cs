@@ -58,9 +58,6 @@ public sealed class DfbNetServerOptions
     [Range(0, 64)]
     public int DeviceId { get; set; }
 
-    /// <summary>Capture each stage as a CUDA graph (CUDA provider, batch 1).</summary>
-    public bool CudaGraphs { get; set; }
-
     /// <summary>Folder for TensorRT engines (relative to the working directory); empty disables the cache.</summary>
     public string? TensorRtEngineCache { get; set; } = "trt-engine-cache";
 

@@ -23,7 +23,6 @@ public sealed class ModelRegistry : IDisposable
             providers = ExecutionProviderChain.Parse(settings.ExecutionProviders, new ExecutionProviderSettings
             {
                 DeviceId = settings.DeviceId,
-                CudaGraphs = settings.CudaGraphs,
                 TensorRtEngineCachePath = string.IsNullOrWhiteSpace(settings.TensorRtEngineCache) ? null : Path.GetFullPath(settings.TensorRtEngineCache),
                 TensorRtFp16 = settings.TensorRtFp16,
             });

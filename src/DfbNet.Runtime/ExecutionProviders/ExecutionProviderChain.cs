@@ -35,7 +35,7 @@ public sealed class ExecutionProviderChain
             providers.Add(name.ToLowerInvariant() switch
             {
                 "tensorrt" or "trt" => new TensorRtExecutionProvider(settings.DeviceId, settings.TensorRtEngineCachePath, settings.TensorRtFp16),
-                "cuda" => new CudaExecutionProvider(settings.DeviceId, settings.CudaGraphs),
+                "cuda" => new CudaExecutionProvider(settings.DeviceId),
                 "cpu" => new CpuExecutionProvider(),
                 _ => throw new ArgumentException($"Unknown execution provider '{name}' in '{names}'; known: tensorrt, cuda, cpu."),
             });
@@ -85,8 +85,6 @@ public sealed class ExecutionProviderChain
 public sealed class ExecutionProviderSettings
 {
     public int DeviceId { get; set; }
-
-    public bool CudaGraphs { get; set; }
 
     public string? TensorRtEngineCachePath { get; set; }
 
