@@ -1,5 +1,7 @@
 using System.CommandLine;
 using DfbNet.Cli.Evaluation;
+using DfbNet.Core.Manifest;
+using DfbNet.Core.Onnx;
 using DfbNet.Training.Data;
 using DfbNet.Training.Export;
 
@@ -14,9 +16,10 @@ internal static class ExportCommand
         var output = new Option<DirectoryInfo>("--out") { Description = "Model folder to write, e.g. models/edge.", Required = true };
         var description = new Option<string?>("--description") { Description = "The manifest's description (a default names the architecture)." };
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder holding cifar-10/: also check parity on 64 real test images (random inputs are always checked)." };
+        var fp16 = new Option<bool>("--fp16") { Description = "Store weights and activations as float16 (inputs and outputs stay float32); measure the accuracy change with dfbnet eval." };
         var command = new Command("export", "Export a trained DFB-Net as one ONNX graph per stage plus manifest.json (BN folded, no dropout).")
         {
-            checkpoint, output, description, data,
+            checkpoint, output, description, data, fp16,
         };
         command.SetAction(parse =>
         {
@@ -38,6 +41,14 @@ internal static class ExportCommand
                 using var runner = new OrtModelRunner(folder, threads: 0);
                 var realDiff = ExportParity.MaxDifference(parse.GetValue(checkpoint)!.FullName, folder, runner.Preprocess(test, 0, test.Count), test.Count);
                 Console.WriteLine($"Parity, 64 test images through the server's preprocessor: max difference = {realDiff:E2}");
+            }
+
+            if (parse.GetValue(fp16))
+            {
+                Fp16Converter.ConvertFolder(folder, manifest.Stages.Select(s => s.File));
+                manifest.Description += " (float16 weights and activations)";
+                ManifestLoader.Save(manifest, folder);
+                Console.WriteLine("Converted the stages to float16 (float32 inputs and outputs); the parity figures above are of the float32 export.");
             }
 
             if (manifest.Untrained)
