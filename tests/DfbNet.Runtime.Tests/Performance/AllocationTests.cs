@@ -27,14 +27,21 @@ public sealed class AllocationTests(ITestOutputHelper output) : IDisposable
             await Drain(engine, new FrameRequest("w", image, policy, InferenceMode.Full, null, 0));
         }
 
-        const int frames = 200;
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        for (var i = 0; i < frames; i++)
+        // The counter is process-wide: background work (tiered JIT, the thread pool) adds noise to a round, never
+        // removes any, so the quietest of three rounds is the engine's own figure.
+        const int frames = 300;
+        var perFrame = long.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            await Drain(engine, new FrameRequest("f", image, policy, InferenceMode.Full, null, 0));
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            for (var i = 0; i < frames; i++)
+            {
+                await Drain(engine, new FrameRequest("f", image, policy, InferenceMode.Full, null, 0));
+            }
+
+            perFrame = Math.Min(perFrame, (GC.GetTotalAllocatedBytes(precise: true) - before) / frames);
         }
 
-        var perFrame = (GC.GetTotalAllocatedBytes(precise: true) - before) / frames;
         output.WriteLine($"{perFrame} bytes per frame (3 exits + fusion, full mode)");
 
         // Measured 2026-11-26: see docs/BENCHMARKS.md. The bound leaves room for runtime noise, not for a copied tensor.
