@@ -52,6 +52,10 @@ public sealed class TestServer : IAsyncDisposable
             "--DfbNet:DefaultModel=tiny",
             "--DfbNet:IntraOpThreads=1",
             "--DfbNet:WarmupRuns=2",
+
+            // This machine has no GPU: the default chain would log two skipped providers per stage for every test server
+            // (the chain itself is tested in DfbNet.Runtime.Tests and by StartupTests).
+            "--DfbNet:ExecutionProviders=cpu",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];

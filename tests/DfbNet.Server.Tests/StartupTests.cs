@@ -60,4 +60,15 @@ public sealed class StartupTests : IDisposable
         Assert.StartsWith("DfbNet:ExecutionProviders:", ex.Message, StringComparison.Ordinal);
         Assert.Contains("vulkan", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task DefaultProviderChain_OnAMachineWithoutGpu_ServesOnCpu()
+    {
+        await using var app = TestServer.Build(_root, "--DfbNet:ExecutionProviders=tensorrt,cuda,cpu");
+        await app.StartAsync();
+        var registry = app.Services.GetService(typeof(ModelRegistry)) as ModelRegistry;
+        Assert.True(registry!.TryGet(null, out var engine));
+        Assert.Equal("CPU", engine.ExecutionProvider);
+        await app.StopAsync();
+    }
 }
