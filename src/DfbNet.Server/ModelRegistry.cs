@@ -85,6 +85,13 @@ public sealed class ModelRegistry : IDisposable
     public bool TryGet(string? name, out EarlyExitEngine engine) =>
         _models.TryGetValue(string.IsNullOrEmpty(name) ? DefaultModel : name, out engine!);
 
+    /// <summary>The engine for <paramref name="name"/> (the default model when empty), or NOT_FOUND naming the models served.</summary>
+    /// <exception cref="Grpc.Core.RpcException">NOT_FOUND.</exception>
+    public EarlyExitEngine GetOrThrow(string? name) =>
+        TryGet(name, out var engine)
+            ? engine
+            : throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.NotFound, $"Model '{name}' is not served (models: {string.Join(", ", Names)})."));
+
     public void Dispose()
     {
         foreach (var engine in _models.Values)

@@ -299,10 +299,7 @@ internal static class OipModels
             throw new RpcException(new Status(StatusCode.InvalidArgument, "model_name is empty."));
         }
 
-        if (!models.TryGet(name, out var engine))
-        {
-            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{name}' is not served (models: {string.Join(", ", models.Names)})."));
-        }
+        var engine = models.GetOrThrow(name);
 
         if (!string.IsNullOrEmpty(version) && version != OipTensors.Version)
         {

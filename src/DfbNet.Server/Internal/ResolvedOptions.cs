@@ -21,10 +21,7 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
     public static ResolvedOptions Resolve(Proto.StreamOptions? options, Metadata? headers, ModelRegistry models, DfbNetServerOptions defaults)
     {
         var modelName = NonEmpty(options?.Model) ?? headers?.GetValue(ModelHeader);
-        if (!models.TryGet(modelName, out var engine))
-        {
-            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{modelName}' is not served (models: {string.Join(", ", models.Names)})."));
-        }
+        var engine = models.GetOrThrow(modelName);
 
         var mode = options?.Mode switch
         {

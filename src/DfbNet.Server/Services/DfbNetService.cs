@@ -55,10 +55,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
 
     public override Task<Proto.ModelInfo> GetModelInfo(Proto.GetModelInfoRequest request, ServerCallContext context)
     {
-        if (!_models.TryGet(request.Model, out var engine))
-        {
-            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{request.Model}' is not served (models: {string.Join(", ", _models.Names)})."));
-        }
+        var engine = _models.GetOrThrow(request.Model);
 
         var manifest = engine.Manifest;
         var info = new Proto.ModelInfo

@@ -107,7 +107,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
     public override Task<Inference.ModelStatisticsResponse> ModelStatistics(Inference.ModelStatisticsRequest request, ServerCallContext context)
     {
         var engines = string.IsNullOrEmpty(request.Name)
-            ? _models.Names.Select(n => _models.TryGet(n, out var e) ? e : null!).ToList()
+            ? _models.Names.Select(_models.GetOrThrow).ToList()
             : [OipModels.Find(_models, request.Name, request.Version)];
         var response = new Inference.ModelStatisticsResponse();
         foreach (var engine in engines)
