@@ -40,7 +40,13 @@ internal static class EvalCommand
             {
                 foreach (var set in text.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
-                    sets.Add((set, [.. set.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture))]));
+                    if (!SettingText.TryParseThresholds(set, out var values, out var problem))
+                    {
+                        Console.Error.WriteLine($"dfbnet eval: --thresholds '{set}': {problem}.");
+                        return 2;
+                    }
+
+                    sets.Add((set, values));
                 }
             }
             else if (parse.GetValue(preset) is { } name)

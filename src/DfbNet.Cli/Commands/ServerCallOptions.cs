@@ -52,24 +52,21 @@ internal sealed class ServerCallOptions
             return null;
         }
 
-        InferenceMode mode;
-        switch (parse.GetValue(_mode)?.Trim().ToLowerInvariant())
+        var mode = InferenceMode.Unspecified;
+        if (!string.IsNullOrWhiteSpace(parse.GetValue(_mode)))
         {
-            case null or "":
-                mode = InferenceMode.Unspecified;
-                break;
-            case "first-exit" or "firstexit" or "first_exit":
-                mode = InferenceMode.FirstExit;
-                break;
-            case "refine":
-                mode = InferenceMode.Refine;
-                break;
-            case "full":
-                mode = InferenceMode.Full;
-                break;
-            default:
-                error = $"--mode '{parse.GetValue(_mode)}' is not one of first-exit, refine, full.";
+            if (!Core.SettingText.TryParseMode(parse.GetValue(_mode), out var parsed))
+            {
+                error = $"--mode '{parse.GetValue(_mode)}' is not one of {Core.SettingText.ModeNames}.";
                 return null;
+            }
+
+            mode = parsed switch
+            {
+                Core.InferenceMode.Refine => InferenceMode.Refine,
+                Core.InferenceMode.Full => InferenceMode.Full,
+                _ => InferenceMode.FirstExit,
+            };
         }
 
         var budget = parse.GetValue(_budget);

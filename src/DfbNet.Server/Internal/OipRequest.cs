@@ -24,27 +24,20 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
         var mode = defaults.DefaultMode;
         if (p.TryGetValue(OipTensors.ModeParameter, out var modeValue))
         {
-            mode = StringParameter(OipTensors.ModeParameter, modeValue).Trim().ToLowerInvariant() switch
+            var text = StringParameter(OipTensors.ModeParameter, modeValue);
+            if (!SettingText.TryParseMode(text, out mode))
             {
-                "first-exit" or "first_exit" or "firstexit" => InferenceMode.FirstExit,
-                "refine" => InferenceMode.Refine,
-                "full" => InferenceMode.Full,
-                var other => throw Invalid($"Parameter 'mode' is '{other}'; expected first-exit, refine or full."),
-            };
+                throw Invalid($"Parameter 'mode' is '{text}'; expected one of {SettingText.ModeNames}.");
+            }
         }
 
         string? preset = p.TryGetValue(OipTensors.PresetParameter, out var presetValue) ? StringParameter(OipTensors.PresetParameter, presetValue) : defaults.DefaultPreset;
         float[]? thresholds = null;
         if (p.TryGetValue(OipTensors.ThresholdsParameter, out var thresholdValue))
         {
-            var parts = StringParameter(OipTensors.ThresholdsParameter, thresholdValue).Split(',', StringSplitOptions.TrimEntries);
-            thresholds = new float[parts.Length];
-            for (var i = 0; i < parts.Length; i++)
+            if (!SettingText.TryParseThresholds(StringParameter(OipTensors.ThresholdsParameter, thresholdValue), out thresholds, out var problem))
             {
-                if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out thresholds[i]))
-                {
-                    throw Invalid($"Parameter 'thresholds' value {i + 1} '{parts[i]}' is not a number.");
-                }
+                throw Invalid($"Parameter 'thresholds' {problem}.");
             }
         }
 

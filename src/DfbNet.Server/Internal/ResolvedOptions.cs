@@ -89,14 +89,10 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
         return budget == TimeSpan.Zero ? null : budget;
     }
 
-    private static InferenceMode? ParseMode(string? value) => value?.Trim().ToLowerInvariant() switch
-    {
-        null or "" => null,
-        "first-exit" or "first_exit" or "firstexit" => InferenceMode.FirstExit,
-        "refine" => InferenceMode.Refine,
-        "full" => InferenceMode.Full,
-        _ => throw Invalid($"{ModeHeader} '{value}' is not one of first-exit, refine, full."),
-    };
+    private static InferenceMode? ParseMode(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? null
+        : SettingText.TryParseMode(value, out var mode) ? mode
+        : throw Invalid($"{ModeHeader} '{value}' is not one of {SettingText.ModeNames}.");
 
     private static float[]? ParseThresholds(string? value)
     {
@@ -105,17 +101,9 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
             return null;
         }
 
-        var parts = value.Split(',', StringSplitOptions.TrimEntries);
-        var result = new float[parts.Length];
-        for (var i = 0; i < parts.Length; i++)
-        {
-            if (!float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out result[i]))
-            {
-                throw Invalid($"{ThresholdsHeader} value {i + 1} '{parts[i]}' is not a number.");
-            }
-        }
-
-        return result;
+        return SettingText.TryParseThresholds(value, out var result, out var problem)
+            ? result
+            : throw Invalid($"{ThresholdsHeader} {problem}.");
     }
 
     private static TimeSpan? ParseBudget(string? value)
