@@ -56,7 +56,7 @@ internal sealed class OrtModelRunner : IDisposable
         var buffer = new float[count * length];
         Parallel.For(0, count, i =>
         {
-            var hwc = ToHwc(data.Image(start + i));
+            var hwc = data.ImageHwc(start + i);
             pre.Process(ImageSource.Raw(hwc, CifarDataset.Side, CifarDataset.Side), buffer.AsSpan(i * length, length));
         });
         return buffer;
@@ -133,20 +133,5 @@ internal sealed class OrtModelRunner : IDisposable
         _runOptions.Dispose();
         _main.Dispose();
         _engine.Dispose();
-    }
-
-    /// <summary>CIFAR stores planar R, G, B; the preprocessor takes interleaved RGB rows.</summary>
-    private static byte[] ToHwc(ReadOnlySpan<byte> planar)
-    {
-        const int plane = CifarDataset.Side * CifarDataset.Side;
-        var hwc = new byte[3 * plane];
-        for (var p = 0; p < plane; p++)
-        {
-            hwc[3 * p] = planar[p];
-            hwc[(3 * p) + 1] = planar[plane + p];
-            hwc[(3 * p) + 2] = planar[(2 * plane) + p];
-        }
-
-        return hwc;
     }
 }

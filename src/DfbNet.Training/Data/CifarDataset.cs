@@ -34,6 +34,22 @@ public sealed class CifarDataset
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * ImageBytes, ImageBytes);
 
+    /// <summary>Image <paramref name="index"/> as interleaved RGB rows (HWC), the layout of raw frames; CIFAR stores planes.</summary>
+    public byte[] ImageHwc(int index)
+    {
+        const int plane = Side * Side;
+        var planar = Image(index);
+        var hwc = new byte[3 * plane];
+        for (var p = 0; p < plane; p++)
+        {
+            hwc[3 * p] = planar[p];
+            hwc[(3 * p) + 1] = planar[plane + p];
+            hwc[(3 * p) + 2] = planar[(2 * plane) + p];
+        }
+
+        return hwc;
+    }
+
     /// <summary>The images at <paramref name="indices"/>, in that order (a split or a slice).</summary>
     public CifarDataset Subset(IReadOnlyList<int> indices, string source)
     {
