@@ -209,6 +209,7 @@ public sealed class EarlyExitEngine : IDisposable
         var finished = false;
         var succeeded = false;
         var inference = TimeSpan.Zero;
+        ExitEvent? final = null;
         OrtValue? bound = null;
         try
         {
@@ -217,6 +218,7 @@ public sealed class EarlyExitEngine : IDisposable
             if (error is not null)
             {
                 finished = true;
+                final = error;
                 yield return error;
                 yield break;
             }
@@ -249,6 +251,7 @@ public sealed class EarlyExitEngine : IDisposable
                 if (failure is not null)
                 {
                     finished = true;
+                    final = failure;
                     yield return failure;
                     yield break;
                 }
@@ -257,8 +260,12 @@ public sealed class EarlyExitEngine : IDisposable
                 evaluation.CompleteStage(logits.AsSpan(0, Classes.Count), events);
                 foreach (var e in events)
                 {
-                    finished |= e.IsFinal;
-                    succeeded |= e.IsFinal;
+                    if (e.IsFinal)
+                    {
+                        finished = succeeded = true;
+                        final = e;
+                    }
+
                     yield return e;
                 }
             }
@@ -267,6 +274,7 @@ public sealed class EarlyExitEngine : IDisposable
             {
                 finished = true;
                 succeeded = true;
+                final = cut;
                 yield return cut;
             }
         }
@@ -284,7 +292,9 @@ public sealed class EarlyExitEngine : IDisposable
             if (finished)
             {
                 Interlocked.Increment(ref _completed);
-                Statistics.RecordFrame(succeeded, _clock.GetElapsedTime(request.ReceivedTimestamp), inference, _clock.GetUtcNow());
+                var total = _clock.GetElapsedTime(request.ReceivedTimestamp);
+                Statistics.RecordFrame(succeeded, total, inference, _clock.GetUtcNow());
+                RuntimeMetrics.RecordFrame(Name, final!, total);
             }
             else
             {
@@ -368,8 +378,10 @@ public sealed class EarlyExitEngine : IDisposable
             return FrameEvaluation.Failed(frameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
         }
 
-        Latency.Record(stage.Index, _clock.GetElapsedTime(start));
+        var stageTime = _clock.GetElapsedTime(start);
+        Latency.Record(stage.Index, stageTime);
         Statistics.RecordStage();
+        RuntimeMetrics.RecordStage(Name, stage.Index + 1, stage.Provider, stageTime);
         return null;
     }
 

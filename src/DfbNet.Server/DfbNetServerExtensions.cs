@@ -1,5 +1,7 @@
+using DfbNet.Runtime;
 using DfbNet.Server.Services;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 
 namespace DfbNet.Server;
 
@@ -40,6 +42,20 @@ public static class DfbNetServerExtensions
         endpoints.MapGrpcReflectionService();
         return endpoints;
     }
+
+    /// <summary>Collects the runtime's instruments (frames, exits, stage and frame latency, provider switches) with ASP.NET
+    /// Core's and the .NET runtime's, for a Prometheus scrape (<see cref="MapDfbNetMetrics"/>).</summary>
+    public static IServiceCollection AddDfbNetMetrics(this IServiceCollection services)
+    {
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(RuntimeMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddPrometheusExporter());
+        return services;
+    }
+
+    /// <summary>Maps <c>GET /metrics</c> (Prometheus text format) on the listener of port <paramref name="port"/> only.</summary>
+    public static IEndpointConventionBuilder MapDfbNetMetrics(this IEndpointRouteBuilder endpoints, int port) =>
+        endpoints.MapPrometheusScrapingEndpoint().RequireHost($"*:{port}");
 
     private sealed class ModelLoader(ModelRegistry registry) : IHostedService
     {

@@ -71,6 +71,12 @@ public sealed class DfbNetServerOptions
     [Range(0.1, 3600)]
     public double ProviderBreakSeconds { get; set; } = 15;
 
+    /// <summary>
+    /// Address of the Prometheus scrape endpoint (<c>GET /metrics</c>, HTTP/1.1), for example <c>http://*:9464</c>; empty
+    /// (the default) for none. It is a listener of its own because the gRPC endpoints speak HTTP/2 only.
+    /// </summary>
+    public string? MetricsUrl { get; set; }
+
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;

@@ -1,3 +1,4 @@
+using DfbNet.Server.Internal;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace DfbNet.Server;
@@ -11,13 +12,27 @@ public static class ServerApplication
     {
         var builder = WebApplication.CreateBuilder(args);
 
-        // gRPC only: HTTP/2 on every endpoint, also without TLS (h2c), as gRPC clients expect.
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http2));
+        // The scrape endpoint, when configured, is one more listener; it is the only one that speaks HTTP/1.1.
+        var metrics = MetricsListener.FromConfiguration(builder.Configuration);
+        if (metrics is not null)
+        {
+            builder.WebHost.UseUrls([.. metrics.ServerUrls]);
+            builder.Services.AddDfbNetMetrics();
+        }
+
+        // gRPC only: HTTP/2 on every other endpoint, also without TLS (h2c), as gRPC clients expect.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+            listen.Protocols = metrics?.Serves(listen) == true ? HttpProtocols.Http1 : HttpProtocols.Http2));
         builder.Services.AddDfbNetServer();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapDfbNet();
+        if (metrics is not null)
+        {
+            app.MapDfbNetMetrics(metrics.Port);
+        }
+
         return app;
     }
 }

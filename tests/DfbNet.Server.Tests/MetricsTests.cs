@@ -1,0 +1,103 @@
+using System.Net;
+using System.Net.Sockets;
+using DfbNet.Core.Onnx;
+using DfbNet.Protocol.V1;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace DfbNet.Server.Tests;
+
+public sealed class MetricsTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "dfbnet-metrics-" + Guid.NewGuid().ToString("N"));
+
+    public MetricsTests()
+    {
+        SyntheticModelFolder.Write(Path.Combine(_root, "tiny"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public async Task MetricsUrl_ServesPrometheusTextOverHttp1_WithFramesExitsAndStageTimesByProvider()
+    {
+        var port = FreePort();
+        await using var app = TestServer.Build(_root, $"--DfbNet:MetricsUrl=http://127.0.0.1:{port}");
+        await app.StartAsync();
+        var grpcAddress = Addresses(app).Single(a => !a.EndsWith($":{port}", StringComparison.Ordinal));
+        using var channel = GrpcChannel.ForAddress(grpcAddress);
+        var client = new Protocol.V1.DfbNet.DfbNetClient(channel);
+        for (var i = 0; i < 3; i++)
+        {
+            await client.ClassifyAsync(new ClassifyRequest { Image = Frames.Png(i), Options = new StreamOptions { Mode = InferenceMode.Full } });
+        }
+
+        using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version11, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using var response = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/metrics"));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
+        var text = await response.Content.ReadAsStringAsync();
+
+        // Full mode: every frame ends with the fusion of all exits (exit 0), each of the 3 stages ran on the CPU.
+        var fused = Sample(text, "dfbnet_frames_total{", "kind=\"fused\"", "model=\"tiny\"");
+        Assert.True(fused >= 3, text);
+        foreach (var stage in new[] { "1", "2", "3" })
+        {
+            var runs = Sample(text, "dfbnet_stage_duration_seconds_count{", "provider=\"CPU\"", $"stage=\"{stage}\"");
+            Assert.True(runs >= 3, $"stage {stage}: {runs}");
+        }
+
+        Assert.True(Sample(text, "dfbnet_frame_duration_seconds_count{", "model=\"tiny\"") >= 3);
+        Assert.Contains("dfbnet_provider_sessions_total", text, StringComparison.Ordinal);
+
+        // The scrape listener serves nothing but /metrics; the gRPC listener stays HTTP/2-only.
+        using var other = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/grpc.health.v1.Health/Check"));
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+        Assert.False(await AnswersHttp1(http, new Uri($"{grpcAddress}/metrics")));
+    }
+
+    [Theory]
+    [InlineData("ftp://127.0.0.1:9464", "explicit port")]
+    [InlineData("http://127.0.0.1:0", "explicit port")]
+    [InlineData("http://127.0.0.1:{grpc}", "port of its own")]
+    public void BadMetricsUrl_StopsStartupNamingTheSetting(string url, string reason)
+    {
+        var grpc = FreePort();
+        url = url.Replace("{grpc}", grpc.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        var ex = Assert.Throws<InvalidOperationException>(() => TestServer.Build(_root, "--urls", $"http://127.0.0.1:{grpc}", $"--DfbNet:MetricsUrl={url}"));
+        Assert.Contains("DfbNet:MetricsUrl", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<bool> AnswersHttp1(HttpClient http, Uri uri)
+    {
+        try
+        {
+            using var response = await http.GetAsync(uri);
+            return response.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private static IEnumerable<string> Addresses(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+
+    /// <summary>Sum of the samples of a metric whose label set contains every given label.</summary>
+    private static double Sample(string text, string prefix, params string[] labels) => text
+        .Split('\n')
+        .Where(line => line.StartsWith(prefix, StringComparison.Ordinal) && labels.All(l => line.Contains(l, StringComparison.Ordinal)))
+        .Sum(line => double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+
+    private static int FreePort()
+    {
+        using var socket = new TcpListener(IPAddress.Loopback, 0);
+        socket.Start();
+        return ((IPEndPoint)socket.LocalEndpoint).Port;
+    }
+}
