@@ -51,7 +51,7 @@ public sealed class ModelTests(ITestOutputHelper output)
         }
 
         // Conv5_x output: 128k channels at a eighth of the input size.
-        Assert.Equal([2L, 128 * config.Widen, config.TestSize / 8, config.TestSize / 8], input.shape);
+        Assert.Equal([2L, config.MainWidth(3), config.TestSize / 8, config.TestSize / 8], input.shape);
         Assert.True(model.ForwardMain(x).allclose(all[2], rtol: 0, atol: 1e-6));
     }
 
@@ -60,7 +60,32 @@ public sealed class ModelTests(ITestOutputHelper output)
     {
         TestData.Slice();
         using var model = new DfbNetModel(DfbNetConfig.Edge());
-        Assert.InRange(DfbNetModel.Count(model.MainParameters()), 1.0e6, 1.5e6);
-        Assert.InRange(DfbNetModel.Count(model.parameters()), 1.5e6, 2.2e6);
+        Assert.Equal(2_686_682, DfbNetModel.Count(model.MainParameters()));
+        Assert.Equal(3_063_470, DfbNetModel.Count(model.parameters()));
+    }
+
+    [Fact]
+    public void EdgePreset_FirstExitCostsASmallPartOfTheMainBranch()
+    {
+        TestData.Slice();
+        using var model = new DfbNetModel(DfbNetConfig.Edge());
+        model.eval();
+        var stages = Export.OnnxStageExporter.ExportStages(model);
+
+        // Multiply-adds per stage (trunk segment + exit head): stem and Conv2_x block 1 + a k=0.5 branch first.
+        Assert.Equal([8.2, 20.0, 76.4], stages.Select(s => Math.Round(s.Flops / 1e6, 1)));
+        Assert.Equal(16, model.Config.MainWidth(0));
+        Assert.Equal(256, model.Config.MainWidth(3));
+        Assert.Equal([16, 32, 64], Enumerable.Range(1, 3).Select(model.Config.Branches[0].Width));
+    }
+
+    [Theory]
+    [InlineData(new[] { 16, 48, 96 })]
+    [InlineData(new[] { 16, 0, 96, 192 })]
+    public void MainWidths_MustNameFourPositiveWidths(int[] widths)
+    {
+        var config = DfbNetConfig.Edge() with { MainWidths = widths };
+        var error = Assert.Throws<ArgumentException>(config.Validate);
+        Assert.Contains("MainWidths", error.Message, StringComparison.Ordinal);
     }
 }

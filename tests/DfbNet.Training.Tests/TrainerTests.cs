@@ -52,6 +52,49 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void DistilledLoss_MixesEachSideExitsCrossEntropyWithTheKlToTheMainExit_AndLeavesTheMainExitUntouched()
+    {
+        TestData.Slice();
+        using var scope = NewDisposeScope();
+        random.manual_seed(3);
+        var side1 = randn(4, 10, requires_grad: true);
+        var side2 = randn(4, 10, requires_grad: true);
+        var main = randn(4, 10, requires_grad: true);
+        var y = tensor(new long[] { 1, 7, 3, 0 });
+        float[] weights = [2.5f, 2.5f, 0.25f];
+        const double lambda = 0.5, t = 3;
+
+        // Paper's loss when lambda = 0.
+        var plain = Trainer.WeightedLoss([side1, side2, main], y, weights).item<float>();
+        var expectedPlain = (2.5 * Ce(side1, y)) + (2.5 * Ce(side2, y)) + (0.25 * Ce(main, y));
+        Assert.Equal(expectedPlain, plain, 4);
+
+        // Direct computation: KL(p || q) = sum p (log p - log q) with p, q the softmax at temperature t, times t^2.
+        double Kl(Tensor student)
+        {
+            var p = nn.functional.softmax(main.detach() / t, 1);
+            var q = nn.functional.softmax(student.detach() / t, 1);
+            return (p * (p.log() - q.log())).sum(1).mean().item<float>() * t * t;
+        }
+
+        var loss = Trainer.WeightedLoss([side1, side2, main], y, weights, lambda, t);
+        var expected = (2.5 * (((1 - lambda) * Ce(side1, y)) + (lambda * Kl(side1))))
+            + (2.5 * (((1 - lambda) * Ce(side2, y)) + (lambda * Kl(side2))))
+            + (0.25 * Ce(main, y));
+        Assert.Equal(expected, loss.item<float>(), 4);
+
+        // The main exit (the teacher) gets only its own cross-entropy gradient.
+        loss.backward();
+        using var mainOnly = main.detach().requires_grad_(true);
+        nn.functional.cross_entropy(mainOnly, y).mul(0.25).backward();
+        Assert.True(main.grad!.allclose(mainOnly.grad!, rtol: 0, atol: 1e-6));
+
+        Assert.Throws<ArgumentException>(() => Trainer.WeightedLoss([side1, side2, main], y, weights, 1.5, t));
+    }
+
+    private static double Ce(Tensor logits, Tensor y) => nn.functional.cross_entropy(logits.detach(), y).item<float>();
+
+    [Fact]
     public void Resume_ContinuesExactlyAsAnUninterruptedRun()
     {
         var data = Data();

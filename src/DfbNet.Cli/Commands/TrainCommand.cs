@@ -22,6 +22,8 @@ internal static class TrainCommand
         var seed = new Option<int?>("--seed") { Description = "Seed of weights, validation split, order and augmentation." };
         var weights = new Option<string?>("--weights") { Description = "Loss weights alpha_1..alpha_M, comma separated (default 2.5,2.5,0.25)." };
         var weightDecay = new Option<double?>("--weight-decay") { Description = "SGD weight decay." };
+        var distill = new Option<double?>("--distill") { Description = "Share (0..1) of each side exit's loss given to distillation from the main exit (0: the paper's loss)." };
+        var temperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term." };
         var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
         var validation = new Option<int?>("--validation") { Description = "Training images held out for validation and calibration (default 5000)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (smoke runs)." };
@@ -31,7 +33,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, schedule, validation, trainLimit, resume, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, schedule, validation, trainLimit, resume, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -46,6 +48,8 @@ internal static class TrainCommand
                 BatchSize = parse.GetValue(batch) ?? options.BatchSize,
                 Seed = parse.GetValue(seed) ?? options.Seed,
                 WeightDecay = parse.GetValue(weightDecay) ?? options.WeightDecay,
+                Distillation = parse.GetValue(distill) ?? options.Distillation,
+                DistillationTemperature = parse.GetValue(temperature) ?? options.DistillationTemperature,
                 Schedule = parse.GetValue(schedule) ?? options.Schedule,
                 ValidationCount = parse.GetValue(validation) ?? options.ValidationCount,
                 Threads = parse.GetValue(threads) ?? options.Threads,

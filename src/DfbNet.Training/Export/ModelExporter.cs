@@ -30,7 +30,7 @@ public static class ModelExporter
         var config = options.Model;
         var inv = CultureInfo.InvariantCulture;
         var nesterov = options.Nesterov ? " (Nesterov)" : "";
-        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
+        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}{(options.Distillation > 0 ? string.Create(inv, $", side exits distilled from the main exit (share {options.Distillation}, temperature {options.DistillationTemperature})") : "")}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
         if (checkpoint.BaselineTestAccuracy is { } baseline)
         {
             notes += string.Create(inv, $"; baseline (main branch before joint training) test accuracy {baseline:F4}");
@@ -50,7 +50,7 @@ public static class ModelExporter
         {
             SchemaVersion = ModelManifest.CurrentSchemaVersion,
             Description = description ?? string.Create(CultureInfo.InvariantCulture,
-                $"DFB-Net '{config.Name}' trained on CIFAR-10: main WRN-{(8 * config.Blocks) + 2}-N{config.Blocks}-k{config.Widen}, branches {string.Join(", ", config.Branches.Select(b => $"N{b.Blocks}k{b.Widen} after Conv{b.AfterGroup + 2}_x block {b.AfterBlock}"))}; {config.TestSize}x{config.TestSize} input"),
+                $"DFB-Net '{config.Name}' trained on CIFAR-10: {config.Describe()}"),
             Untrained = checkpoint.Phase != TrainingPhase.Done,
             Classes = [.. checkpoint.Classes],
             Input = new InputSpec

@@ -4,8 +4,12 @@ namespace DfbNet.Training.Model;
 /// <param name="AfterGroup">Zero-based main group (0 = Conv2_x .. 3 = Conv5_x) the branch point lies in.</param>
 /// <param name="AfterBlock">Number of blocks of that group computed before the branch point (1 = after its first block).</param>
 /// <param name="Blocks">N of the branch: blocks in each of its own groups (groups AfterGroup+1 .. Conv5_x).</param>
-/// <param name="Widen">k of the branch.</param>
-public sealed record BranchSpec(int AfterGroup, int AfterBlock, int Blocks, int Widen);
+/// <param name="Widen">k of the branch; below 1 for branches narrower than Table 1's narrowest (k = 0.5 gives 16, 32, 64).</param>
+public sealed record BranchSpec(int AfterGroup, int AfterBlock, int Blocks, double Widen)
+{
+    /// <summary>Width of the branch's own copy of main group <paramref name="group"/>.</summary>
+    public int Width(int group) => Math.Max(1, (int)Math.Round(DfbNetConfig.GroupBaseWidths[group] * Widen));
+}
 
 /// <summary>
 /// Shape and input recipe of a DFB-Net (Table 1 of the paper): Conv1 [3x3, 16], then four groups of N pre-activation
@@ -26,6 +30,12 @@ public sealed record DfbNetConfig
 
     /// <summary>k of the main branch.</summary>
     public required int Widen { get; init; }
+
+    /// <summary>
+    /// Widths of the main branch's Conv2_x..Conv5_x where they differ from Table 1's 16k, 32k, 64k, 128k (null: Table 1).
+    /// The edge preset keeps Conv2_x narrow so that the trunk before the first exit is a small part of the main branch.
+    /// </summary>
+    public IReadOnlyList<int>? MainWidths { get; init; }
 
     /// <summary>Side branches in exit order (earliest first); exit M is the main branch.</summary>
     public required IReadOnlyList<BranchSpec> Branches { get; init; }
@@ -48,6 +58,18 @@ public sealed record DfbNetConfig
 
     public int ExitCount => Branches.Count + 1;
 
+    /// <summary>Width of main group <paramref name="group"/> (0 = Conv2_x).</summary>
+    public int MainWidth(int group) => MainWidths?[group] ?? GroupBaseWidths[group] * Widen;
+
+    /// <summary>Short description of the shape, for manifests and logs.</summary>
+    public string Describe()
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var widths = MainWidths is null ? "" : $" widths {string.Join("/", MainWidths)}";
+        var branches = string.Join(", ", Branches.Select(b => string.Create(inv, $"N{b.Blocks}k{b.Widen} after Conv{b.AfterGroup + 2}_x block {b.AfterBlock}")));
+        return string.Create(inv, $"main WRN-{(8 * Blocks) + 2}-N{Blocks}-k{Widen}{widths}, branches {branches}; {TestSize}x{TestSize} input");
+    }
+
     /// <summary>The paper's network: WRN-50-N6-k6 with branches N2k2 (after Conv2_x block 1) and N4k4 (after Conv3_x block 2).</summary>
     public static DfbNetConfig Paper(int classes = 10) => new()
     {
@@ -63,21 +85,26 @@ public sealed record DfbNetConfig
     };
 
     /// <summary>
-    /// Small enough to train on two CPU cores in about an hour and to serve a frame in milliseconds on one:
-    /// 32x32 inputs (CIFAR's own size, so the test resize is the identity), main N1 k2, branches N1 k1 after
-    /// Conv2_x block 1 and after Conv3_x block 1; the paper's scale augmentation scaled to 32..40 with 32 crops.
+    /// Small enough to train on two CPU cores in about an hour and to serve a frame in about a millisecond on one:
+    /// 32x32 test inputs (CIFAR's own size) and the paper's recipe scaled by 32/56 (28 crops of images resized to
+    /// 28..36, as 48 crops of 48..64 for a 56 test size); main N2 with Conv2_x..Conv5_x 16/48/128/256 wide, branch 1
+    /// N1 k0.5 after Conv2_x block 1, branch 2 N1 k1 after Conv3_x block 1. Conv2_x stays at 16 channels because at
+    /// full resolution it is the costliest place per channel, and the first exit must cost a small part of the main
+    /// branch, as in the paper (there its trunk and branch are about 7% of the main branch): here 8.2M of 94M
+    /// multiply-adds; the width goes where it is cheap per image, at 8x8 and 4x4.
     /// </summary>
     public static DfbNetConfig Edge(int classes = 10) => new()
     {
         Name = "edge",
-        Blocks = 1,
+        Blocks = 2,
         Widen = 2,
-        Branches = [new BranchSpec(0, 1, 1, 1), new BranchSpec(1, 1, 1, 1)],
+        MainWidths = [16, 48, 128, 256],
+        Branches = [new BranchSpec(0, 1, 1, 0.5), new BranchSpec(1, 1, 1, 1)],
         Classes = classes,
         TestSize = 32,
-        CropSize = 32,
-        ScaleMin = 32,
-        ScaleMax = 40,
+        CropSize = 28,
+        ScaleMin = 28,
+        ScaleMax = 36,
     };
 
     /// <summary>For tests: trains in seconds on 16x16 inputs.</summary>
@@ -110,12 +137,17 @@ public sealed record DfbNetConfig
             throw new ArgumentException($"Preset {Name}: N and k must be >= 1.");
         }
 
+        if (MainWidths is { } widths && (widths.Count != 4 || widths.Any(w => w < 1)))
+        {
+            throw new ArgumentException($"Preset {Name}: MainWidths needs four positive widths (Conv2_x..Conv5_x).");
+        }
+
         var previous = -1;
         foreach (var b in Branches)
         {
-            if (b.AfterGroup is < 0 or > 2 || b.AfterBlock < 1 || b.AfterBlock > Blocks || b.Blocks < 1 || b.Widen < 1)
+            if (b.AfterGroup is < 0 or > 2 || b.AfterBlock < 1 || b.AfterBlock > Blocks || b.Blocks < 1 || b.Widen <= 0)
             {
-                throw new ArgumentException($"Preset {Name}: branch {b} must leave after a block of Conv2_x..Conv4_x and have N, k >= 1.");
+                throw new ArgumentException($"Preset {Name}: branch {b} must leave after a block of Conv2_x..Conv4_x and have N >= 1, k > 0.");
             }
 
             var position = (b.AfterGroup * Blocks) + b.AfterBlock;

@@ -18,7 +18,6 @@ internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
     {
         config.Validate();
         Config = config;
-        var k = config.Widen;
         var stem = nn.Conv2d(3, DfbNetConfig.StemWidth, 3, padding: 1, bias: false);
 
         // Main blocks in order with their (group, index) so branch points can cut the list.
@@ -29,7 +28,7 @@ internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
         var branchIndex = 0;
         for (var g = 0; g < 4; g++)
         {
-            var width = DfbNetConfig.GroupBaseWidths[g] * k;
+            var width = config.MainWidth(g);
             for (var b = 0; b < config.Blocks; b++)
             {
                 var stride = g > 0 && b == 0 ? 2 : 1;
@@ -127,7 +126,7 @@ internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
         var channels = inChannels;
         for (var g = branch.AfterGroup + 1; g < 4; g++)
         {
-            var width = DfbNetConfig.GroupBaseWidths[g] * branch.Widen;
+            var width = branch.Width(g);
             for (var b = 0; b < branch.Blocks; b++)
             {
                 blocks.Add(new WideBasicBlock($"g{g}b{b}", channels, width, b == 0 ? 2 : 1, config.Dropout));

@@ -44,6 +44,15 @@ public sealed record TrainOptions
     /// <summary>Loss weights alpha_1..alpha_M (the paper: 2.5, 2.5, 0.25 on CIFAR-10; 3.75, 2.5, 0.25 on CIFAR-100).</summary>
     public required IReadOnlyList<float> LossWeights { get; init; }
 
+    /// <summary>
+    /// Share of each side exit's loss given to distillation from the main exit (0, the paper's loss, to 1): the exit
+    /// also learns the main branch's softened prediction, so that it is confident where the main branch is right.
+    /// </summary>
+    public double Distillation { get; init; }
+
+    /// <summary>Softmax temperature of the distillation term (its KL divergence is scaled by T^2).</summary>
+    public double DistillationTemperature { get; init; } = 3;
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Training images held out (seeded) for validation and threshold calibration.</summary>

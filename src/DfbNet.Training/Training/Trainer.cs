@@ -235,7 +235,7 @@ public sealed class Trainer
             Tensor[] logits = baseline ? [model.ForwardMain(x)] : model.forward(x);
             var loss = baseline
                 ? nn.functional.cross_entropy(logits[0], y)
-                : WeightedLoss(logits, y, weights);
+                : WeightedLoss(logits, y, weights, options.Distillation, options.DistillationTemperature);
             loss.backward();
             optimizer.step();
 
@@ -270,20 +270,48 @@ public sealed class Trainer
         return new EpochRecord(phase, epoch + 1, epochLoss / batches, validation, seconds, imagesPerSecond);
     }
 
-    internal static Tensor WeightedLoss(Tensor[] logits, Tensor labels, IReadOnlyList<float> weights)
+    /// <summary>
+    /// The paper's joint loss, sum over exits of alpha_s * CE(exit s); with <paramref name="distillation"/> = lambda > 0,
+    /// each side exit's term becomes (1 - lambda) CE + lambda T^2 KL(main / T || exit / T), the main exit's logits
+    /// detached (the teacher is not pulled towards its students).
+    /// </summary>
+    internal static Tensor WeightedLoss(Tensor[] logits, Tensor labels, IReadOnlyList<float> weights, double distillation = 0, double temperature = 1)
     {
         if (weights.Count != logits.Length)
         {
             throw new ArgumentException($"{weights.Count} loss weights for {logits.Length} exits.", nameof(weights));
         }
 
-        var total = nn.functional.cross_entropy(logits[0], labels).mul(weights[0]);
-        for (var s = 1; s < logits.Length; s++)
+        if (distillation is < 0 or > 1 || temperature <= 0)
         {
-            total = total.add(nn.functional.cross_entropy(logits[s], labels).mul(weights[s]));
+            throw new ArgumentException($"Distillation {distillation} must lie in [0, 1] and temperature {temperature} be positive.", nameof(distillation));
         }
 
-        return total;
+        var main = logits.Length - 1;
+        Tensor? teacher = null;
+        Tensor? teacherLog = null;
+        if (distillation > 0)
+        {
+            teacherLog = nn.functional.log_softmax(logits[main].detach().div(temperature), 1);
+            teacher = teacherLog.exp();
+        }
+
+        Tensor? total = null;
+        for (var s = 0; s < logits.Length; s++)
+        {
+            var term = nn.functional.cross_entropy(logits[s], labels);
+            if (teacher is not null && s < main)
+            {
+                var studentLog = nn.functional.log_softmax(logits[s].div(temperature), 1);
+                var kl = teacher.mul(teacherLog!.sub(studentLog)).sum(1).mean().mul(temperature * temperature);
+                term = term.mul(1 - distillation).add(kl.mul(distillation));
+            }
+
+            term = term.mul(weights[s]);
+            total = total is null ? term : total.add(term);
+        }
+
+        return total!;
     }
 
     private static SGD CreateOptimizer(DfbNetModel model, TrainingPhase phase, TrainOptions options)
