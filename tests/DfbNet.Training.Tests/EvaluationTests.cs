@@ -116,6 +116,31 @@ public sealed class EvaluationTests
         Assert.Equal(balanced.Cost, balanced.Result.ExpectedCost(cost), 9);
     }
 
+    [Theory]
+    [InlineData(0.01)]
+    [InlineData(0.05)]
+    [InlineData(0.5)]
+    public void Calibration_BalancedMargin_DemandsThatMuchMoreThanTheMainBranch_OrTakesTheMostAccurateSet(double margin)
+    {
+        var (logits, labels) = TinyLogits();
+        var evaluation = new ExitEvaluation(logits, labels, 10);
+        double[] cost = [4, 3, 2];
+        var plain = ThresholdCalibrator.Calibrate(evaluation, cost, 6);
+        var result = ThresholdCalibrator.Calibrate(evaluation, cost, 6, balancedMargin: margin);
+        var balanced = result.Presets[ThresholdCalibrator.Balanced];
+        var accurate = result.Presets[ThresholdCalibrator.Accurate];
+        var main = evaluation.ExitAccuracy(2);
+        Assert.True(balanced.Cost >= plain.Presets[ThresholdCalibrator.Balanced].Cost);
+        if (1 - accurate.Result.Error >= main + margin - 1e-12)
+        {
+            Assert.True(1 - balanced.Result.Error >= main + margin - 1e-12);
+        }
+        else
+        {
+            Assert.Equal(accurate.Result.Thresholds, balanced.Result.Thresholds);
+        }
+    }
+
     [Fact]
     public void Calibration_PrefersAConfidentCorrectFirstExit()
     {

@@ -19,10 +19,11 @@ internal static class CalibrateCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the validation split (when no --checkpoint).", DefaultValueFactory = _ => 1 };
         var validation = new Option<int>("--validation") { Description = "Size of the validation split (when no --checkpoint).", DefaultValueFactory = _ => 5000 };
         var tolerance = new Option<double>("--fast-tolerance") { Description = "Accuracy the fast preset may lose against the main branch alone.", DefaultValueFactory = _ => 0.01 };
+        var margin = new Option<double>("--margin") { Description = "Accuracy the balanced (default) preset must gain over the main branch on the validation split, e.g. 0.002 for 0.2 points.", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
         var command = new Command("calibrate", "Choose fast/balanced/accurate exit thresholds on the validation split (balanced, the default, is at least as accurate as the main branch alone).")
         {
-            model, data, checkpoint, seed, validation, tolerance, threads,
+            model, data, checkpoint, seed, validation, tolerance, margin, threads,
         };
         command.SetAction(parse =>
         {
@@ -43,7 +44,7 @@ internal static class CalibrateCommand
                 // Stage cost = its multiply-accumulates: deterministic, so calibration does not depend on machine load.
                 var stageCost = manifest.Stages.Select(s => (double)s.Flops).ToArray();
                 var validationEval = new ExitEvaluation(runner.ExitLogits(held), held.Labels, runner.Classes);
-                result = ThresholdCalibrator.Calibrate(validationEval, stageCost, stageCost.Sum(), parse.GetValue(tolerance));
+                result = ThresholdCalibrator.Calibrate(validationEval, stageCost, stageCost.Sum(), parse.GetValue(tolerance), parse.GetValue(margin));
                 var testEval = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
                 testAccuracy = result.Presets.ToDictionary(p => p.Key, p => (float)(1 - testEval.Evaluate(p.Value.Result.Thresholds).Error));
                 testAccuracy["main"] = (float)testEval.ExitAccuracy(testEval.ExitCount - 1);

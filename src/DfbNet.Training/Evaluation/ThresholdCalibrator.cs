@@ -12,7 +12,9 @@ public sealed record CalibrationResult(
 /// stage times weighted by how many images reach each stage):
 /// <list type="bullet">
 /// <item><c>accurate</c>: the most accurate set (the cheapest among equals);</item>
-/// <item><c>balanced</c>, the default: the cheapest set at least as accurate as the main branch alone;</item>
+/// <item><c>balanced</c>, the default: the cheapest set at least as accurate as the main branch alone (plus an optional
+/// margin, so that the choice also holds on other images than the validation split's; the most accurate set where no
+/// set reaches it);</item>
 /// <item><c>fast</c>: the cheapest set within <c>fastTolerance</c> of the main branch's accuracy.</item>
 /// </list>
 /// (1, .., 1, 0) reproduces the main branch alone, so <c>balanced</c> always exists.
@@ -33,8 +35,10 @@ public static class ThresholdCalibrator
     /// <param name="stageCost">Cost of each stage.</param>
     /// <param name="mainCost">Cost of the main branch alone (no side exits).</param>
     /// <param name="fastTolerance">Accuracy the fast preset may give up against the main branch (0.01 = one point).</param>
-    public static CalibrationResult Calibrate(ExitEvaluation validation, IReadOnlyList<double> stageCost, double mainCost, double fastTolerance = 0.01)
+    /// <param name="balancedMargin">Accuracy the balanced preset must gain over the main branch on the validation split (0.002 = 0.2 points).</param>
+    public static CalibrationResult Calibrate(ExitEvaluation validation, IReadOnlyList<double> stageCost, double mainCost, double fastTolerance = 0.01, double balancedMargin = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(balancedMargin);
         ArgumentNullException.ThrowIfNull(validation);
         var m = validation.ExitCount;
         var mainAccuracy = validation.ExitAccuracy(m - 1);
@@ -51,7 +55,8 @@ public static class ThresholdCalibrator
         var fastFloor = (int)Math.Ceiling((mainAccuracy - fastTolerance) * validation.Count - 1e-9);
 
         var accurate = candidates.OrderByDescending(c => Correct(c.Result)).ThenBy(c => c.Cost).First();
-        var balanced = candidates.Where(c => Correct(c.Result) >= mainCorrect).OrderBy(c => c.Cost).ThenByDescending(c => Correct(c.Result)).First();
+        var balancedFloor = mainCorrect + (int)Math.Ceiling((balancedMargin * validation.Count) - 1e-9);
+        var balanced = candidates.Where(c => Correct(c.Result) >= balancedFloor).OrderBy(c => c.Cost).ThenByDescending(c => Correct(c.Result)).FirstOrDefault(accurate);
         var fast = candidates.Where(c => Correct(c.Result) >= fastFloor).OrderBy(c => c.Cost).ThenByDescending(c => Correct(c.Result)).First();
         return new CalibrationResult(
             mainAccuracy,
