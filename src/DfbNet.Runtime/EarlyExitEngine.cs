@@ -206,9 +206,9 @@ public sealed class EarlyExitEngine : IDisposable
         var current = pool.Rent(_preprocessor.TensorLength);
         var logits = pool.Rent(Classes.Count);
         var runOptions = RentRunOptions();
-        var finished = false;
-        var succeeded = false;
         var inference = TimeSpan.Zero;
+
+        // The frame's final event; null while it runs and when the caller stopped reading before it.
         ExitEvent? final = null;
         OrtValue? bound = null;
         try
@@ -217,7 +217,6 @@ public sealed class EarlyExitEngine : IDisposable
             var error = Preprocess(request, current);
             if (error is not null)
             {
-                finished = true;
                 final = error;
                 yield return error;
                 yield break;
@@ -250,7 +249,6 @@ public sealed class EarlyExitEngine : IDisposable
                 current = feature ?? [];
                 if (failure is not null)
                 {
-                    finished = true;
                     final = failure;
                     yield return failure;
                     yield break;
@@ -262,7 +260,6 @@ public sealed class EarlyExitEngine : IDisposable
                 {
                     if (e.IsFinal)
                     {
-                        finished = succeeded = true;
                         final = e;
                     }
 
@@ -272,8 +269,6 @@ public sealed class EarlyExitEngine : IDisposable
 
             if (cut is not null)
             {
-                finished = true;
-                succeeded = true;
                 final = cut;
                 yield return cut;
             }
@@ -289,12 +284,12 @@ public sealed class EarlyExitEngine : IDisposable
             pool.Return(logits);
             ReturnRunOptions(runOptions);
             Interlocked.Decrement(ref _inFlight);
-            if (finished)
+            if (final is not null)
             {
                 Interlocked.Increment(ref _completed);
                 var total = _clock.GetElapsedTime(request.ReceivedTimestamp);
-                Statistics.RecordFrame(succeeded, total, inference, _clock.GetUtcNow());
-                RuntimeMetrics.RecordFrame(Name, final!, total);
+                Statistics.RecordFrame(final.Kind != ExitKind.Error, total, inference, _clock.GetUtcNow());
+                RuntimeMetrics.RecordFrame(Name, final, total);
             }
             else
             {

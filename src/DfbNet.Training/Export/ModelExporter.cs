@@ -30,7 +30,10 @@ public static class ModelExporter
         var config = options.Model;
         var inv = CultureInfo.InvariantCulture;
         var nesterov = options.Nesterov ? " (Nesterov)" : "";
-        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}{(options.Distillation > 0 ? string.Create(inv, $", side exits distilled from the main exit (share {options.Distillation}, temperature {options.DistillationTemperature})") : "")}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
+        var distillation = options.Distillation > 0
+            ? string.Create(inv, $", side exits distilled from the main exit (share {options.Distillation}, temperature {options.DistillationTemperature})")
+            : "";
+        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}{distillation}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
         if (checkpoint.BaselineTestAccuracy is { } baseline)
         {
             notes += string.Create(inv, $"; baseline (main branch before joint training) test accuracy {baseline:F4}");
