@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using DfbNet.Client;
 using DfbNet.Protocol.V1;
+using DfbNet.Testing;
 
 namespace DfbNet.Cli.Tests;
 
@@ -61,7 +62,7 @@ public sealed class ClassifyCommandTests(CliServer server) : IClassFixture<CliSe
     [Fact]
     public async Task Classify_UnreachableServer_SaysSoAndFails()
     {
-        var (code, stdout, stderr) = await CliProcess.RunAsync("classify", server.Image(0), "--server", $"http://127.0.0.1:{CliServer.FreePort()}");
+        var (code, stdout, stderr) = await CliProcess.RunAsync("classify", server.Image(0), "--server", $"http://127.0.0.1:{LoopbackPort.Free()}");
         Assert.Equal(1, code);
         Assert.StartsWith("dfbnet classify: cannot reach the DfbNet server at http://127.0.0.1:", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);

@@ -53,14 +53,6 @@ public sealed class CliServer : IAsyncLifetime
         await _app.DisposeAsync();
         Directory.Delete(_root, recursive: true);
     }
-
-    /// <summary>A free loopback port with nothing listening on it.</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>Runs the built dfbnet executable as a user would (<c>dotnet dfbnet.dll ...</c>).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using DfbNet.Client;
 using DfbNet.Protocol.V1;
+using DfbNet.Testing;
 
 namespace DfbNet.Cli.Tests;
 
@@ -96,7 +97,7 @@ public sealed partial class StreamCommandTests(CliServer server) : IClassFixture
         Assert.Equal(2, code);
         Assert.Contains("does not exist", stderr, StringComparison.Ordinal);
 
-        (code, _, stderr) = await CliProcess.RunAsync("stream", server.Images, "--server", $"http://127.0.0.1:{CliServer.FreePort()}");
+        (code, _, stderr) = await CliProcess.RunAsync("stream", server.Images, "--server", $"http://127.0.0.1:{LoopbackPort.Free()}");
         Assert.Equal(1, code);
         Assert.StartsWith("dfbnet stream: cannot reach the DfbNet server", stderr, StringComparison.Ordinal);
     }

@@ -41,14 +41,6 @@ public sealed class LoopbackServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>A free loopback port with nothing listening on it (for tests of an unreachable server).</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Stops the server abruptly (open calls are aborted, as when a process dies).</summary>
     public async Task StopAsync()
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DfbNet.Protocol.V1;
+using DfbNet.Testing;
 using Grpc.Core;
 
 namespace DfbNet.Client.Tests;
@@ -34,7 +35,7 @@ public sealed class ResilienceTests
     {
         using var client = new DfbNetClient(new DfbNetClientOptions
         {
-            Address = new Uri($"http://127.0.0.1:{LoopbackServer.FreePort()}"),
+            Address = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}"),
             MaxRetries = 50,
             RetryDelay = TimeSpan.FromMilliseconds(100),
             MaxRetryDelay = TimeSpan.FromMilliseconds(300),
@@ -53,7 +54,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task Classify_NoRetries_FailsAtOnceWhenUnreachable()
     {
-        using var client = new DfbNetClient(new DfbNetClientOptions { Address = new Uri($"http://127.0.0.1:{LoopbackServer.FreePort()}"), MaxRetries = 0 });
+        using var client = new DfbNetClient(new DfbNetClientOptions { Address = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}"), MaxRetries = 0 });
         var clock = Stopwatch.StartNew();
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(Images.Raw(0)));
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);

@@ -1,12 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
 using DfbNet.Core.Onnx;
 using DfbNet.Protocol.V1;
-using Grpc.Net.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
+using DfbNet.Testing;
 
 namespace DfbNet.Server.Tests;
 
@@ -24,15 +19,13 @@ public sealed class MetricsTests : IDisposable
     [Fact]
     public async Task MetricsUrl_ServesPrometheusTextOverHttp1_WithFramesExitsAndStageTimesByProvider()
     {
-        var port = FreePort();
-        await using var app = TestServer.Build(_root, $"--DfbNet:MetricsUrl=http://127.0.0.1:{port}");
-        await app.StartAsync();
-        var grpcAddress = Addresses(app).Single(a => !a.EndsWith($":{port}", StringComparison.Ordinal));
-        using var channel = GrpcChannel.ForAddress(grpcAddress);
-        var client = new Protocol.V1.DfbNet.DfbNetClient(channel);
+        var port = LoopbackPort.Free();
+        await using var server = await TestServer.StartAsync($"--DfbNet:MetricsUrl=http://127.0.0.1:{port}");
+        var grpcAddress = TestServer.GrpcAddress(server.App);
+        Assert.NotEqual(port, new Uri(grpcAddress).Port);
         for (var i = 0; i < 3; i++)
         {
-            await client.ClassifyAsync(new ClassifyRequest { Image = Frames.Png(i), Options = new StreamOptions { Mode = InferenceMode.Full } });
+            await server.Client.ClassifyAsync(new ClassifyRequest { Image = Frames.Png(i), Options = new StreamOptions { Mode = InferenceMode.Full } });
         }
 
         using var http = new HttpClient { DefaultRequestVersion = HttpVersion.Version11, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
@@ -65,7 +58,7 @@ public sealed class MetricsTests : IDisposable
     [InlineData("http://127.0.0.1:{grpc}", "port of its own")]
     public void BadMetricsUrl_StopsStartupNamingTheSetting(string url, string reason)
     {
-        var grpc = FreePort();
+        var grpc = LoopbackPort.Free();
         url = url.Replace("{grpc}", grpc.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var ex = Assert.Throws<InvalidOperationException>(() => TestServer.Build(_root, "--urls", $"http://127.0.0.1:{grpc}", $"--DfbNet:MetricsUrl={url}"));
         Assert.Contains("DfbNet:MetricsUrl", ex.Message, StringComparison.Ordinal);
@@ -85,19 +78,9 @@ public sealed class MetricsTests : IDisposable
         }
     }
 
-    private static IEnumerable<string> Addresses(WebApplication app) =>
-        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
-
     /// <summary>Sum of the samples of a metric whose label set contains every given label.</summary>
     private static double Sample(string text, string prefix, params string[] labels) => text
         .Split('\n')
         .Where(line => line.StartsWith(prefix, StringComparison.Ordinal) && labels.All(l => line.Contains(l, StringComparison.Ordinal)))
         .Sum(line => double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
-    }
 }

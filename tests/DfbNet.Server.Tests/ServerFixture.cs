@@ -37,9 +37,15 @@ public sealed class TestServer : IAsyncDisposable
         SyntheticModelFolder.Write(Path.Combine(root, "second"), new SyntheticDfbNetOptions { InputSize = 16, Seed = 3, StageWidths = [4, 8], BranchWidth = 4 });
         var app = Build(root, extraArgs);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var channel = GrpcChannel.ForAddress(address);
+        var channel = GrpcChannel.ForAddress(GrpcAddress(app));
         return new TestServer(app, root, channel);
+    }
+
+    /// <summary>The started server's gRPC address (with <c>DfbNet:MetricsUrl</c> set it also listens for scrapes).</summary>
+    public static string GrpcAddress(WebApplication app)
+    {
+        var metricsPort = app.Configuration["DfbNet:MetricsUrl"] is { Length: > 0 } metrics ? new Uri(metrics).Port : -1;
+        return app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => new Uri(a).Port != metricsPort);
     }
 
     /// <summary>Builds (does not start) a server on a model root, on a free loopback port.</summary>
