@@ -141,6 +141,59 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void JointPhase_FromAnotherRunsBaseline_TakesItsMainBranchExactly_WithOtherSideBranches()
+    {
+        var data = Data();
+        var baselineDir = TestData.TempFolder("baseline-only");
+        var baseline = new Trainer(baselineDir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 0), data, resume: false);
+        Assert.Equal(TrainingPhase.Done, baseline.Phase);
+
+        // Branch 2 leaves later (after Conv3_x rather than Conv2_x): the trunk is cut elsewhere, the main branch is the same.
+        var other = TinyOptions(jointEpochs: 0) with { Model = DfbNetConfig.Tiny() with { Branches = [new BranchSpec(0, 1, 1, 1), new BranchSpec(2, 1, 1, 1)] } };
+        var dir = TestData.TempFolder("from-baseline");
+        var started = new Trainer(dir, _ => { }).Run(other, data, resume: false, fromBaseline: baselineDir);
+        Assert.Equal(TrainingPhase.Done, started.Phase);
+        Assert.Equal(1, started.Options.BaselineEpochs);
+        Assert.Equal(baseline.ElapsedSeconds, started.ElapsedSeconds);
+        Assert.Equal(baseline.BaselineTestAccuracy, started.BaselineTestAccuracy);
+        Assert.Equal([TrainingPhase.Baseline], started.History.Select(h => h.Phase));
+        Assert.Contains("joint phase from that baseline", started.Command, StringComparison.Ordinal);
+
+        using var scope = NewDisposeScope();
+        using var source = Checkpoint.Load(baselineDir).LoadModel(baselineDir);
+        using var copy = started.LoadModel(dir);
+        random.manual_seed(4);
+        var x = randn(3, 3, 16, 16);
+        Assert.True(copy.ForwardMain(x).allclose(source.ForwardMain(x), rtol: 0, atol: 0));
+        Assert.Equal([1, 2, 1], copy.Segments.Select(s => s.Blocks.Count));
+
+        // And its joint phase trains from there.
+        var joint = new Trainer(dir, _ => { }).Run(other, data, resume: true, resumeEpochs: (null, 1));
+        Assert.Equal(TrainingPhase.Done, joint.Phase);
+        Assert.Equal([TrainingPhase.Baseline, TrainingPhase.Joint], joint.History.Select(h => h.Phase));
+    }
+
+    [Fact]
+    public void JointPhase_FromBaseline_RefusesAnotherMainBranchSplitOrARunPastItsBaseline()
+    {
+        var data = Data();
+        var baselineDir = TestData.TempFolder("baseline-refusals");
+        new Trainer(baselineDir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 0), data, resume: false);
+
+        var wider = TinyOptions() with { Model = DfbNetConfig.Tiny() with { Widen = 2 } };
+        var error = Assert.Throws<ArgumentException>(() => new Trainer(TestData.TempFolder("wider"), _ => { }).Run(wider, data, resume: false, fromBaseline: baselineDir));
+        Assert.Contains("another main branch", error.Message, StringComparison.Ordinal);
+
+        error = Assert.Throws<ArgumentException>(() => new Trainer(TestData.TempFolder("seed"), _ => { }).Run(TinyOptions() with { Seed = 2 }, data, resume: false, fromBaseline: baselineDir));
+        Assert.Contains("--seed", error.Message, StringComparison.Ordinal);
+
+        var jointDir = TestData.TempFolder("joint-done");
+        new Trainer(jointDir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 1), data, resume: false);
+        error = Assert.Throws<ArgumentException>(() => new Trainer(TestData.TempFolder("late"), _ => { }).Run(TinyOptions(), data, resume: false, fromBaseline: jointDir));
+        Assert.Contains("--epochs 0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LearningRates_FollowThePaperStepsAndTheShortRunSchedules()
     {
         Assert.Equal(0.1, LearningRates.At(LearningRateSchedule.Step, 0.1, 59, 0.19, 300), 12);

@@ -28,12 +28,13 @@ internal static class TrainCommand
         var validation = new Option<int?>("--validation") { Description = "Training images held out for validation and calibration (default 5000)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (smoke runs)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint." };
+        var fromBaseline = new Option<DirectoryInfo?>("--from-baseline") { Description = "Skip the baseline: start the joint phase from the main branch of a run made with --epochs 0 (same main branch, --seed and --validation; side branches and joint options may differ)." };
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads." };
         var libtorch = new Option<DirectoryInfo?>("--libtorch") { Description = $"A PyTorch torch/lib folder to run on (CUDA); also ${TorchNative.LibTorchEnvironmentVariable}." };
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, schedule, validation, trainLimit, resume, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, schedule, validation, trainLimit, resume, fromBaseline, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -73,6 +74,7 @@ internal static class TrainCommand
                 new TrainingData(train, held, test),
                 parse.GetValue(resume),
                 resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
+                fromBaseline: parse.GetValue(fromBaseline)?.FullName,
                 cancellationToken: cancellationToken);
             Console.WriteLine($"Done: {result.Phase}, {result.ElapsedSeconds:F0}s of training; checkpoint in {parse.GetValue(output)!.FullName}");
             return Task.FromResult(0);

@@ -98,6 +98,41 @@ internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
 
     public static long Count(IEnumerable<Parameter> parameters) => parameters.Sum(p => p.numel());
 
+    /// <summary>
+    /// Copies the main branch (stem, every main block, the main exit; weights and batch-norm statistics) from a model
+    /// whose main branch has the same shape, whatever its side branches: the segments are cut at other places, so the
+    /// modules are paired by their order along the main branch, not by their names.
+    /// </summary>
+    public void CopyMainBranchFrom(DfbNetModel source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var from = source.MainModules();
+        var to = MainModules();
+        if (from.Count != to.Count)
+        {
+            throw new ArgumentException($"The source's main branch has {from.Count - 2} blocks; this one has {to.Count - 2}.", nameof(source));
+        }
+
+        using var noGrad = no_grad();
+        for (var i = 0; i < to.Count; i++)
+        {
+            var state = from[i].state_dict();
+            foreach (var (name, tensor) in to[i].state_dict())
+            {
+                if (!state.TryGetValue(name, out var value) || !value.shape.SequenceEqual(tensor.shape))
+                {
+                    throw new ArgumentException($"The source's main branch differs at {to[i].GetName()}.{name}.", nameof(source));
+                }
+
+                tensor.copy_(value);
+            }
+        }
+    }
+
+    /// <summary>The main branch's modules in order: stem, blocks, main exit.</summary>
+    private List<nn.Module> MainModules() =>
+        [Segments[0].Stem!, .. Segments.SelectMany(s => s.Blocks), Heads[ExitCount - 1]];
+
     /// <summary>He (Kaiming) normal initialisation for convolutions (fan-out, ReLU), as WRN and the paper's [16] do; BN to (1, 0); linear biases 0.</summary>
     public static void Initialize(nn.Module module)
     {

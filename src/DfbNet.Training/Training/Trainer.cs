@@ -37,13 +37,20 @@ public sealed class Trainer
     /// <param name="resumeEpochs">On resume, new epoch counts (baseline, joint) replacing the stored ones, to shorten or
     /// extend a run; the schedule then follows the new length from the current epoch on.</param>
     /// <param name="cancellationToken">Stops between batches; the last completed epoch stays saved.</param>
-    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, CancellationToken cancellationToken = default)
+    /// <param name="fromBaseline">A new run's joint phase starts from the finished baseline in this training folder
+    /// instead of training one (same main branch, seed and validation split; other side branches or joint options).</param>
+    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
         Directory.CreateDirectory(_outDir);
         Checkpoint checkpoint;
         DfbNetModel model;
         var resuming = resume && File.Exists(Path.Combine(_outDir, Checkpoint.FileName));
+        if (resuming && fromBaseline is not null)
+        {
+            throw new ArgumentException($"{_outDir} already holds a run: resume it without a baseline folder, or start the new run in another folder.");
+        }
+
         if (resuming)
         {
             checkpoint = Checkpoint.Load(_outDir);
@@ -72,6 +79,10 @@ public sealed class Trainer
 
             // The manifest reports how the model was made: every session's command line, not only the first.
             checkpoint.Command = $"{checkpoint.Command}; resumed after {checkpoint.Phase} epoch {checkpoint.Epoch}: {Environment.CommandLine}";
+        }
+        else if (fromBaseline is not null)
+        {
+            (checkpoint, model) = StartFromBaseline(fromBaseline, options, data);
         }
         else
         {
@@ -154,6 +165,71 @@ public sealed class Trainer
 
         return checkpoint;
     }
+
+    /// <summary>
+    /// A new run whose baseline phase is another run's: that run's main branch, baseline history, time and command,
+    /// then He-initialised side branches of this run's shape, exactly as <see cref="EndPhase"/> leaves a run of its own.
+    /// </summary>
+    private (Checkpoint Checkpoint, DfbNetModel Model) StartFromBaseline(string folder, TrainOptions options, TrainingData data)
+    {
+        var source = Checkpoint.Load(folder);
+        var trained = source.Options;
+        var atPhaseSwitch = (source.Phase == TrainingPhase.Joint && source.Epoch == 0) || (source.Phase == TrainingPhase.Done && trained.JointEpochs == 0);
+        if (!atPhaseSwitch)
+        {
+            throw new ArgumentException($"{folder} is at {source.Phase} epoch {source.Epoch}: a baseline to start from is a run made with --epochs 0 (or one stopped right after its baseline), whose main branch no joint epoch has changed.");
+        }
+
+        if (!SameMainBranch(trained.Model, options.Model))
+        {
+            throw new ArgumentException($"{folder} trained another main branch ({trained.Model.Describe()}) than this run's ({options.Model.Describe()}).");
+        }
+
+        // The validation split must be the one the baseline never trained on.
+        if (trained.Seed != options.Seed || trained.ValidationCount != options.ValidationCount)
+        {
+            throw new ArgumentException($"{folder} held out {trained.ValidationCount} validation images with seed {trained.Seed}; this run holds out {options.ValidationCount} with seed {options.Seed}. Use the same --seed and --validation.");
+        }
+
+        using var baseline = source.LoadModel(folder);
+        random.manual_seed(options.Seed);
+        var model = new DfbNetModel(options.Model);
+        model.CopyMainBranchFrom(baseline);
+        random.manual_seed(EpochSeed(options.Seed, TrainingPhase.Joint, -1));
+        foreach (var head in model.Heads.Take(model.ExitCount - 1))
+        {
+            DfbNetModel.Initialize(head);
+        }
+
+        options = options with
+        {
+            BaselineEpochs = trained.BaselineEpochs,
+            BaselineLearningRate = trained.BaselineLearningRate,
+        };
+        var checkpoint = new Checkpoint
+        {
+            Options = options,
+            Mean = source.Mean,
+            Std = source.Std,
+            Classes = source.Classes,
+            Dataset = source.Dataset ?? data.Train.Source,
+            Phase = options.JointEpochs > 0 ? TrainingPhase.Joint : TrainingPhase.Done,
+            Command = $"{source.Command}; joint phase from that baseline: {Environment.CommandLine}",
+            Machine = source.Machine,
+            Started = source.Started,
+            ElapsedSeconds = source.ElapsedSeconds,
+            BaselineTestAccuracy = source.BaselineTestAccuracy,
+            History = [.. source.History.Where(r => r.Phase == TrainingPhase.Baseline)],
+        };
+        _log($"Main branch from the baseline in {folder} ({trained.BaselineEpochs} epochs, {source.ElapsedSeconds:F0}s); joint training of the whole DFB-Net, loss weights {string.Join("/", options.LossWeights)}");
+        SaveAll(checkpoint, model, null);
+        return (checkpoint, model);
+    }
+
+    private static bool SameMainBranch(DfbNetConfig a, DfbNetConfig b) =>
+        a.Blocks == b.Blocks && a.Classes == b.Classes && a.Dropout == b.Dropout
+        && Enumerable.Range(0, 4).All(g => a.MainWidth(g) == b.MainWidth(g))
+        && a.TestSize == b.TestSize && a.CropSize == b.CropSize && a.ScaleMin == b.ScaleMin && a.ScaleMax == b.ScaleMax;
 
     private void EndPhase(Checkpoint checkpoint, DfbNetModel model, TrainingData data, InputRecipe recipe)
     {
