@@ -196,9 +196,8 @@ public sealed class EarlyExitEngine : IDisposable
             throw new ArgumentException($"The policy has {request.Policy.ExitCount} thresholds; model '{Name}' has {ExitCount} exits.", nameof(request));
         }
 
-        // Yield once so that a caller's enumeration never runs model work synchronously inside MoveNextAsync's caller frame
-        // before it could observe cancellation.
-        await Task.Yield();
+        // No yield to the thread pool first: the stages run on the caller's thread (the server's per-stream workers are pool
+        // threads already), because a hop per frame cost 0.02 ms, a sixth of a first-exit frame on one CPU core.
         cancellationToken.ThrowIfCancellationRequested();
 
         Interlocked.Increment(ref _inFlight);

@@ -155,7 +155,9 @@ internal sealed class StreamSession
             var workers = new Task[_options.MaxFramesInFlightPerStream];
             for (var i = 0; i < workers.Length; i++)
             {
-                workers[i] = ProcessFramesAsync(settings, frames, events, token);
+                // Each worker on a pool thread of its own: the engine runs a frame's stages on its caller's thread, so a
+                // worker started inline would run queued frames before the next worker started.
+                workers[i] = Task.Run(() => ProcessFramesAsync(settings, frames, events, token), CancellationToken.None);
             }
 
             await Task.WhenAll(workers);
