@@ -88,10 +88,12 @@ public sealed record DfbNetConfig
     /// Small enough to train on two CPU cores in about an hour and to serve a frame in about a millisecond on one:
     /// 32x32 test inputs (CIFAR's own size) and the paper's recipe scaled by 32/56 (28 crops of images resized to
     /// 28..36, as 48 crops of 48..64 for a 56 test size); main N2 with Conv2_x..Conv5_x 16/48/128/256 wide, branch 1
-    /// N1 k0.5 after Conv2_x block 1, branch 2 N1 k1 after Conv3_x block 1. Conv2_x stays at 16 channels because at
+    /// N1 k0.5 after Conv2_x block 1, branch 2 N1 k1 after Conv3_x block 2. Conv2_x stays at 16 channels because at
     /// full resolution it is the costliest place per channel, and the first exit must cost a small part of the main
     /// branch, as in the paper (there its trunk and branch are about 7% of the main branch): here 8.2M of 94M
-    /// multiply-adds; the width goes where it is cheap per image, at 8x8 and 4x4.
+    /// multiply-adds; the width goes where it is cheap per image, at 8x8 and 4x4. Branch 2 leaves after all of Conv3_x
+    /// (as the paper's leaves after its second block): the extra trunk block is paid only by the images that leave
+    /// there, every image that goes on needs it anyway, and it made exit 2 two points more accurate (11.0% against 13.0%).
     /// </summary>
     public static DfbNetConfig Edge(int classes = 10) => new()
     {
@@ -99,7 +101,7 @@ public sealed record DfbNetConfig
         Blocks = 2,
         Widen = 2,
         MainWidths = [16, 48, 128, 256],
-        Branches = [new BranchSpec(0, 1, 1, 0.5), new BranchSpec(1, 1, 1, 1)],
+        Branches = [new BranchSpec(0, 1, 1, 0.5), new BranchSpec(1, 2, 1, 1)],
         Classes = classes,
         TestSize = 32,
         CropSize = 28,
