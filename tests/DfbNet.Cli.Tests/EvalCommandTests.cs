@@ -1,5 +1,6 @@
 using System.Globalization;
 using DfbNet.Core.Onnx;
+using DfbNet.Runtime.Tests;
 
 namespace DfbNet.Cli.Tests;
 
@@ -12,7 +13,7 @@ public sealed class EvalCommandTests : IDisposable
     {
         SyntheticModelFolder.Write(Path.Combine(_root, "model"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
         Directory.CreateDirectory(Path.Combine(_root, "data", "cifar-10"));
-        File.Copy(LocateSlice(), Path.Combine(_root, "data", "cifar-10", "test_batch.bin"));
+        File.Copy(CifarSlice.FilePath, Path.Combine(_root, "data", "cifar-10", "test_batch.bin"));
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
@@ -48,18 +49,4 @@ public sealed class EvalCommandTests : IDisposable
             .Where(t => double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             .Select(t => double.Parse(t, CultureInfo.InvariantCulture))
             .ToArray();
-
-    private static string LocateSlice()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tests", "data", "cifar10-test-200.bin");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("tests/data/cifar10-test-200.bin");
-    }
 }

@@ -24,7 +24,7 @@ internal static class CifarSlice
 {
     public const int RecordSize = 3073;
 
-    private static readonly Lazy<byte[]> Bytes = new(() => File.ReadAllBytes(Locate()));
+    private static readonly Lazy<byte[]> Bytes = new(() => File.ReadAllBytes(FilePath));
 
     public static int Count => Bytes.Value.Length / RecordSize;
 
@@ -44,6 +44,9 @@ internal static class CifarSlice
 
         return hwc;
     }
+
+    /// <summary>tests/data/cifar10-test-200.bin, found upwards from the test binaries.</summary>
+    public static string FilePath => Locate();
 
     private static string Locate()
     {
