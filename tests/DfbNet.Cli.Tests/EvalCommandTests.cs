@@ -43,6 +43,49 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Equal([0, 0, 100, 0], all.Skip(5).Take(4));
     }
 
+    [Fact]
+    public async Task Bench_WithGivenExitRatios_WeightsTheMeasuredExitPathsByThem()
+    {
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "60", "--preset", "balanced", "--exit-ratios", "80.03,9.48,9.19,1.30");
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var given = lines.Single(l => l.StartsWith("Given exit ratios % (1..3, fused) 80.03, 9.48, 9.19, 1.3:", StringComparison.Ordinal));
+        var paths = Columns(given[(given.IndexOf("exit 1..3", StringComparison.Ordinal) + "exit 1..3".Length)..], "");
+        Assert.Equal(3, paths.Length);
+        Assert.True(paths[0] > 0 && paths[1] > paths[0] * 0.5 && paths[2] > 0, given);
+
+        // weighted mean = sum of ratio x path, fusion at the last path's cost; printed to 0.001 ms from 0.001 ms paths.
+        var summary = System.Text.RegularExpressions.Regex.Match(output, @"weighted mean ([0-9.]+) ms per image, gain ([0-9.]+)x over the main branch alone \(([0-9.]+) ms\)");
+        Assert.True(summary.Success, output);
+        var (mean, gain, mainMean) = (Number(summary.Groups[1].Value), Number(summary.Groups[2].Value), Number(summary.Groups[3].Value));
+        var expected = (0.8003 * paths[0]) + (0.0948 * paths[1]) + ((0.0919 + 0.0130) * paths[2]);
+        Assert.InRange(mean, expected - 0.002, expected + 0.002);
+        var main = Columns(lines.Single(l => l.StartsWith("main branch alone", StringComparison.Ordinal)), "main branch alone");
+        Assert.Equal(main[1], mainMean);
+        Assert.InRange(gain, ((mainMean - 0.0005) / (mean + 0.0005)) - 0.005, ((mainMean + 0.0005) / (mean - 0.0005)) + 0.005);
+    }
+
+    [Fact]
+    public async Task Eval_UnknownPreset_SaysWhichPresetsExist()
+    {
+        var (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--preset", "turbo");
+        Assert.Equal(2, code);
+        Assert.Contains("--preset 'turbo': the model has no such preset (it has fast, balanced, accurate)", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("80,20", "3 exits, so 4 are needed")]
+    [InlineData("80,10,5,1", "add up to 96")]
+    [InlineData("80,10,-5,15", "not a non-negative percentage")]
+    public async Task Bench_RejectsExitRatiosThatDoNotFitTheModel(string ratios, string message)
+    {
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "5", "--exit-ratios", ratios);
+        Assert.Equal(2, code);
+        Assert.Contains(message, output, StringComparison.Ordinal);
+    }
+
+    private static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
+
     /// <summary>Numbers of a table row after its label; "-" and "N/A" are skipped.</summary>
     private static double[] Columns(string line, string label) =>
         line[label.Length..].Replace(",", " ", StringComparison.Ordinal).Split(' ', StringSplitOptions.RemoveEmptyEntries)

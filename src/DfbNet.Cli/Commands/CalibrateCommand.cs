@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using DfbNet.Cli.Evaluation;
-using DfbNet.Core;
 using DfbNet.Core.Manifest;
 using DfbNet.Training.Data;
 using DfbNet.Training.Evaluation;
@@ -56,7 +55,12 @@ internal static class CalibrateCommand
                     // cores poorly, the cache a stage switch cools); the gain users see is in time, so time is the cost.
                     var count = Math.Clamp(parse.GetValue(timingImages), 1, held.Count);
                     Console.WriteLine($"Timing each exit's path at batch 1 over {count} validation images...");
-                    (stageCost, mainCost) = await TimeStagesAsync(runner, runner.Preprocess(held, 0, count), count, cancellationToken);
+                    var inputs = runner.Preprocess(held, 0, count);
+                    var paths = await runner.TimeExitPathsAsync(inputs, count, cancellationToken);
+
+                    // Stage s's share: leaving at exit s minus leaving at exit s - 1.
+                    stageCost = [.. paths.Select((t, s) => Math.Max(0, s == 0 ? t : t - paths[s - 1]))];
+                    mainCost = runner.TimeMainBranch(inputs, count).Mean;
                     Console.WriteLine(string.Create(inv, $"  ms per image leaving at exit 1..{stageCost.Length}: {string.Join(", ", stageCost.Select((_, s) => stageCost.Take(s + 1).Sum().ToString("F3", inv)))}; main branch alone {mainCost:F3}"));
                 }
                 else
@@ -98,39 +102,6 @@ internal static class CalibrateCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>
-    /// Each stage's share of the time per image: the mean latency of leaving at exit s (the engine's first-exit path,
-    /// every earlier exit switched off) minus that of leaving at exit s - 1; and the main branch alone. Each image
-    /// takes a path drawn at random, so that caches are as cold between paths as when a preset mixes them (timed
-    /// one path after another, the short paths look about 15% cheaper than they are in a mixed run).
-    /// </summary>
-    private static async Task<(double[] StageCost, double MainCost)> TimeStagesAsync(OrtModelRunner runner, float[] inputs, int count, CancellationToken cancellationToken)
-    {
-        var exits = runner.Engine.ExitCount;
-        var policies = Enumerable.Range(0, exits).Select(s =>
-        {
-            var thresholds = new float[exits];
-            Array.Fill(thresholds, 1f);
-            thresholds[s] = 0f;
-            return new ExitPolicy(thresholds);
-        }).ToArray();
-        var total = new double[exits];
-        var runs = new int[exits];
-        var length = inputs.Length / count;
-        var random = new Random(0);
-        for (var i = 0; i < count; i++)
-        {
-            var s = random.Next(exits);
-            var one = (await runner.TimeEarlyExitAsync(inputs[(i * length)..((i + 1) * length)], 1, policies[s], cancellationToken)).Mean;
-            total[s] += one;
-            runs[s]++;
-        }
-
-        var path = total.Select((t, s) => t / Math.Max(1, runs[s])).ToArray();
-        var stageCost = path.Select((t, s) => Math.Max(0, s == 0 ? t : t - path[s - 1])).ToArray();
-        return (stageCost, runner.TimeMainBranch(inputs, count).Mean);
     }
 }
 

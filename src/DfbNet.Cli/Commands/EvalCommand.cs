@@ -19,10 +19,14 @@ internal static class EvalCommand
         var timing = new Option<int>("--timing-images") { Description = "Images timed at batch 1 per threshold set (0 = all).", DefaultValueFactory = _ => 1000 };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads.", DefaultValueFactory = _ => 1 };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test images." };
+        var exitRatios = new Option<string?>("--exit-ratios")
+        {
+            Description = "Percent of images leaving at exits 1..M and by fusion, comma separated (the paper's CIFAR-10 default: 80.03,9.48,9.19,1.30): also print the mean time per image those ratios give with this model's measured exit paths, for a model whose own exits are untrained.",
+        };
         var providers = new Option<string>("--providers") { Description = "Execution providers to try, in order (tensorrt,cuda,cpu); the active one is reported.", DefaultValueFactory = _ => "cpu" };
         var command = new Command("eval", "Error, batch-1 latency (mean, p50, p99), gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
         {
-            model, data, thresholds, preset, timing, threads, limit, providers,
+            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios,
         };
         command.Aliases.Add("bench");
         command.SetAction(async (parse, cancellationToken) =>
@@ -51,26 +55,72 @@ internal static class EvalCommand
             }
             else if (parse.GetValue(preset) is { } name)
             {
-                sets.Add((name, manifest.Thresholds.Presets.TryGetValue(name, out var p) ? p : throw new ArgumentException($"No preset '{name}' in the manifest ({string.Join(", ", manifest.Thresholds.Presets.Keys)}).")));
+                if (!manifest.Thresholds.Presets.TryGetValue(name, out var p))
+                {
+                    Console.Error.WriteLine($"dfbnet eval: --preset '{name}': the model has no such preset (it has {string.Join(", ", manifest.Thresholds.Presets.Keys)}).");
+                    return 2;
+                }
+
+                sets.Add((name, p));
             }
             else
             {
                 sets.AddRange(manifest.Thresholds.Presets.Select(p => (p.Key, p.Value)));
             }
 
+            double[]? ratios = null;
+            if (parse.GetValue(exitRatios) is { } ratioText && !TryParseRatios(ratioText, runner.Engine.ExitCount, out ratios, out var ratioProblem))
+            {
+                Console.Error.WriteLine($"dfbnet eval: --exit-ratios '{ratioText}': {ratioProblem}.");
+                return 2;
+            }
+
             var timingCount = parse.GetValue(timing) is var t && t > 0 ? Math.Min(t, test.Count) : test.Count;
-            var report = await TableReport.RunAsync(runner, test, sets, timingCount, cancellationToken);
+            var report = await TableReport.RunAsync(runner, test, sets, timingCount, ratios, cancellationToken);
             Console.Write(report);
             return 0;
         });
         return command;
+    }
+
+    /// <summary>M + 1 non-negative percentages (exits 1..M, fusion) that add up to 100 (within 0.1).</summary>
+    internal static bool TryParseRatios(string text, int exits, out double[] ratios, out string problem)
+    {
+        ratios = [];
+        var parts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != exits + 1)
+        {
+            problem = $"{parts.Length} values given; the model has {exits} exits, so {exits + 1} are needed (exits 1..{exits} and fusion)";
+            return false;
+        }
+
+        var values = new double[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) || !(values[i] >= 0))
+            {
+                problem = $"'{parts[i]}' is not a non-negative percentage";
+                return false;
+            }
+        }
+
+        if (Math.Abs(values.Sum() - 100) > 0.1)
+        {
+            problem = string.Create(CultureInfo.InvariantCulture, $"the percentages add up to {values.Sum():0.##}, not 100");
+            return false;
+        }
+
+        ratios = [.. values.Select(v => v / 100)];
+        problem = "";
+        return true;
     }
 }
 
 /// <summary>Runs the test set once through every stage, then each threshold set through Algorithm 1 and the batch-1 timer.</summary>
 internal static class TableReport
 {
-    public static async Task<string> RunAsync(OrtModelRunner runner, CifarDataset test, IReadOnlyList<(string Name, float[] Values)> sets, int timingCount, CancellationToken cancellationToken)
+    /// <param name="ratios">Fractions of images leaving at exits 1..M and by fusion to weight the measured exit paths by; null for none.</param>
+    public static async Task<string> RunAsync(OrtModelRunner runner, CifarDataset test, IReadOnlyList<(string Name, float[] Values)> sets, int timingCount, double[]? ratios, CancellationToken cancellationToken)
     {
         var inv = CultureInfo.InvariantCulture;
         var evaluation = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
@@ -88,6 +138,16 @@ internal static class TableReport
             var time = await runner.TimeEarlyExitAsync(timingInputs, timingCount, new ExitPolicy(values), cancellationToken);
             var label = name == string.Join(",", values.Select(v => v.ToString("0.###", inv))) ? name : $"{name} ({string.Join(",", values.Select(v => v.ToString("0.###", inv)))})";
             writer.WriteLine($"{label,-28} {Pct(result.Error),8} {time.Mean,8:F3} {time.P50,7:F3} {time.P99,7:F3} {main.Mean / time.Mean,7:F2}  {string.Join(", ", result.ExitRatio.Select(r => (100 * r).ToString("F2", inv))),-30} {string.Join(", ", result.ErrorWithin.Select(e => double.IsNaN(e) ? "-" : (100 * e).ToString("F2", inv)))}");
+        }
+
+        if (ratios is not null)
+        {
+            // Fusion runs every stage, so it costs what leaving at the last exit does.
+            var paths = await runner.TimeExitPathsAsync(timingInputs, timingCount, cancellationToken);
+            var weighted = paths.Select((p, s) => p * ratios[s]).Sum() + (paths[^1] * ratios[m]);
+            writer.WriteLine();
+            writer.WriteLine($"Given exit ratios % (1..{m}, fused) {string.Join(", ", ratios.Select(r => (100 * r).ToString("0.##", inv)))}: measured ms per image leaving at exit 1..{m} {string.Join(", ", paths.Select(p => p.ToString("F3", inv)))}");
+            writer.WriteLine($"  weighted mean {weighted.ToString("F3", inv)} ms per image, gain {(main.Mean / weighted).ToString("F2", inv)}x over the main branch alone ({main.Mean.ToString("F3", inv)} ms): stage times of this model, exit ratios given, not its own");
         }
 
         return writer.ToString();
