@@ -41,6 +41,7 @@ internal static class CalibrateCommand
             var (_, held) = CifarReader.LoadCifar10Train(dataDir).SplitValidation(splitCount, splitSeed);
             var test = CifarReader.LoadCifar10Test(dataDir);
             var folder = parse.GetValue(model)!.FullName;
+            var byTime = parse.GetValue(cost) == CalibrationCost.Time;
             CalibrationResult result;
             Dictionary<string, float> testAccuracy;
             using (var runner = new OrtModelRunner(folder, parse.GetValue(threads)))
@@ -49,7 +50,7 @@ internal static class CalibrateCommand
 
                 double[] stageCost;
                 double mainCost;
-                if (parse.GetValue(cost) == CalibrationCost.Time)
+                if (byTime)
                 {
                     // Multiply-adds miss what a stage costs beyond them (a run's fixed overhead, narrow layers that use the
                     // cores poorly, the cache a stage switch cools); the gain users see is in time, so time is the cost.
@@ -61,7 +62,7 @@ internal static class CalibrateCommand
                     // Stage s's share: leaving at exit s minus leaving at exit s - 1.
                     stageCost = [.. paths.Select((t, s) => Math.Max(0, s == 0 ? t : t - paths[s - 1]))];
                     mainCost = runner.TimeMainBranch(inputs, count).Mean;
-                    Console.WriteLine(string.Create(inv, $"  ms per image leaving at exit 1..{stageCost.Length}: {string.Join(", ", stageCost.Select((_, s) => stageCost.Take(s + 1).Sum().ToString("F3", inv)))}; main branch alone {mainCost:F3}"));
+                    Console.WriteLine(string.Create(inv, $"  ms per image leaving at exit 1..{paths.Length}: {string.Join(", ", paths.Select(p => p.ToString("F3", inv)))}; main branch alone {mainCost:F3}"));
                 }
                 else
                 {
@@ -89,7 +90,6 @@ internal static class CalibrateCommand
             ManifestLoader.Save(updated, folder);
 
             Console.WriteLine($"Validation: {held.Count} images ({held.Source}); {result.Candidates} threshold sets; main branch alone {100 * result.MainAccuracy:F2}% accurate");
-            var byTime = parse.GetValue(cost) == CalibrationCost.Time;
             foreach (var (name, (r, expected)) in result.Presets)
             {
                 var speed = byTime

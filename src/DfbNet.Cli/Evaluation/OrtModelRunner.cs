@@ -86,21 +86,11 @@ internal sealed class OrtModelRunner : IDisposable
     /// <summary>Per-image milliseconds at batch 1 of the engine's first-exit path (Algorithm 1), as the server runs it.</summary>
     public async Task<LatencySample> TimeEarlyExitAsync(float[] inputs, int count, ExitPolicy policy, CancellationToken cancellationToken = default)
     {
-        var pre = _engine.Preprocessor;
-        var length = pre.TensorLength;
         var times = new double[count];
-        var bytes = new byte[length * sizeof(float)];
+        var frame = new byte[_engine.Preprocessor.TensorLength * sizeof(float)];
         for (var i = 0; i < count; i++)
         {
-            // The tensor source hands the preprocessed image over as is, so only the stages and the policy are timed.
-            System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs.AsSpan(i * length, length)).CopyTo(bytes);
-            var request = new FrameRequest("t", ImageSource.Tensor(bytes, 3, pre.Height, pre.Width), policy, InferenceMode.FirstExit, null, 0);
-            var start = Stopwatch.GetTimestamp();
-            await foreach (var _ in _engine.ClassifyAsync(request, cancellationToken))
-            {
-            }
-
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            times[i] = await TimeFrameAsync(inputs, i, policy, frame, cancellationToken);
         }
 
         return new LatencySample(times);
@@ -123,16 +113,33 @@ internal sealed class OrtModelRunner : IDisposable
         }).ToArray();
         var total = new double[exits];
         var runs = new int[exits];
-        var length = _engine.Preprocessor.TensorLength;
+        var frame = new byte[_engine.Preprocessor.TensorLength * sizeof(float)];
         var random = new Random(0);
         for (var i = 0; i < count; i++)
         {
             var s = random.Next(exits);
-            total[s] += (await TimeEarlyExitAsync(inputs[(i * length)..((i + 1) * length)], 1, policies[s], cancellationToken)).Mean;
+            total[s] += await TimeFrameAsync(inputs, i, policies[s], frame, cancellationToken);
             runs[s]++;
         }
 
         return [.. total.Select((t, s) => t / Math.Max(1, runs[s]))];
+    }
+
+    /// <summary>Milliseconds of preprocessed image <paramref name="index"/> through the engine's first-exit path.</summary>
+    /// <param name="frame">A buffer of one image's bytes, reused across calls.</param>
+    private async Task<double> TimeFrameAsync(float[] inputs, int index, ExitPolicy policy, byte[] frame, CancellationToken cancellationToken)
+    {
+        // The tensor source hands the preprocessed image over as is, so only the stages and the policy are timed.
+        var pre = _engine.Preprocessor;
+        var length = pre.TensorLength;
+        System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs.AsSpan(index * length, length)).CopyTo(frame);
+        var request = new FrameRequest("t", ImageSource.Tensor(frame, 3, pre.Height, pre.Width), policy, InferenceMode.FirstExit, null, 0);
+        var start = Stopwatch.GetTimestamp();
+        await foreach (var _ in _engine.ClassifyAsync(request, cancellationToken))
+        {
+        }
+
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
     }
 
     /// <summary>Per-image milliseconds at batch 1 of the main branch alone.</summary>
