@@ -40,7 +40,8 @@ public sealed class EarlyExitEngine : IDisposable
         _logger = logger;
         _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
         Latency = new StageLatencyEstimator(stages.Length);
-        UsesIoBinding = options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory);
+        CapturesGraphs = stages.Length > 0 && stages.All(st => st.CapturesGraph);
+        UsesIoBinding = !CapturesGraphs && (options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory));
         DefaultPolicy = new ExitPolicy(manifest.Thresholds.Presets[manifest.Thresholds.Default]);
     }
 
@@ -66,6 +67,10 @@ public sealed class EarlyExitEngine : IDisposable
 
     /// <summary>True when features are handed between stages as bound OrtValues (they stay on the device).</summary>
     public bool UsesIoBinding { get; }
+
+    /// <summary>True when every stage replays a captured graph (CUDA graphs); features then stay on the device in pooled
+    /// buffers and only the logits come back.</summary>
+    public bool CapturesGraphs { get; }
 
     /// <summary>The provider of the stages; "CPU+CUDA" style when stages differ.</summary>
     public string ExecutionProvider => string.Join("+", _stages.Select(s => s.Provider).Distinct());
@@ -131,6 +136,24 @@ public sealed class EarlyExitEngine : IDisposable
                     session.Dispose();
                     throw;
                 }
+            }
+
+            // Captured graphs go all the way or not at all: a frame's feature is either in a device buffer or not.
+            if (stages.FirstOrDefault(st => !st.CapturesGraph) is { } uncaptured && stages.Any(st => st.CapturesGraph))
+            {
+                RuntimeLog.GraphCaptureOff(logger, name, uncaptured.Index + 1, uncaptured.Provider);
+                foreach (var stage in stages)
+                {
+                    stage.Dispose();
+                }
+
+                stages.Clear();
+                return Load(modelFolder, options.WithProviders(options.Providers.WithoutGraphCapture()), logger);
+            }
+
+            foreach (var stage in stages.Where(st => st.CapturesGraph))
+            {
+                RuntimeLog.StageCapturesGraph(logger, stage.Index + 1, name, stage.Provider);
             }
 
             var engine = new EarlyExitEngine(name, folder, manifest, [.. stages], options, logger);
@@ -209,7 +232,7 @@ public sealed class EarlyExitEngine : IDisposable
 
         // The frame's final event; null while it runs and when the caller stopped reading before it.
         ExitEvent? final = null;
-        OrtValue? bound = null;
+        var tensors = new FrameTensors();
         try
         {
             var inputStart = _clock.GetTimestamp();
@@ -226,7 +249,7 @@ public sealed class EarlyExitEngine : IDisposable
             if (UsesIoBinding)
             {
                 // Stage 1's input goes in from the host; every later feature stays where its stage's provider keeps it.
-                bound = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, current.AsMemory(0, _preprocessor.TensorLength), [1, 3, _preprocessor.Height, _preprocessor.Width]);
+                tensors.Bound = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, current.AsMemory(0, _preprocessor.TensorLength), [1, 3, _preprocessor.Height, _preprocessor.Width]);
             }
 
             var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
@@ -236,16 +259,24 @@ public sealed class EarlyExitEngine : IDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var stage = _stages[evaluation.NextStage];
-                var feature = stage.HasFeature && bound is null ? pool.Rent(stage.FeatureLength) : null;
+                var onHost = !UsesIoBinding && !CapturesGraphs;
+                var feature = stage.HasFeature && onHost ? pool.Rent(stage.FeatureLength) : null;
                 var stageStart = _clock.GetTimestamp();
-                var failure = RunStage(stage, request.FrameId, current, logits, feature, ref bound, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
+                var failure = RunStage(stage, request.FrameId, current, logits, feature, ref tensors, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
                 inference += _clock.GetElapsedTime(stageStart);
-                if (current.Length > 0)
+
+                // The host input is spent once stage 1 ran, whatever carries the feature on.
+                if (current.Length > 0 && (onHost || tensors.HostInputSpent))
                 {
                     pool.Return(current);
+                    current = [];
                 }
 
-                current = feature ?? [];
+                if (onHost)
+                {
+                    current = feature ?? [];
+                }
+
                 if (failure is not null)
                 {
                     final = failure;
@@ -274,7 +305,7 @@ public sealed class EarlyExitEngine : IDisposable
         }
         finally
         {
-            bound?.Dispose();
+            tensors.Dispose();
             if (current.Length > 0)
             {
                 pool.Return(current);
@@ -341,32 +372,46 @@ public sealed class EarlyExitEngine : IDisposable
         }
     }
 
-    /// <summary>Runs one stage, into host buffers or, when <paramref name="bound"/> is set, over an IOBinding that
-    /// replaces <paramref name="bound"/> with the stage's feature (disposing the input). Returns an error event on failure.</summary>
-    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, ref OrtValue? bound, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>Runs one stage: into host buffers; over an IOBinding that replaces <c>tensors.Bound</c> with the stage's
+    /// feature; or through the stage's captured graph, which replaces <c>tensors.Device</c>. Returns an error event on
+    /// failure.</summary>
+    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, ref FrameTensors tensors, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         var start = _clock.GetTimestamp();
         try
         {
-            using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
+            if (CapturesGraphs)
             {
-                if (bound is null)
+                // Not stopped half-way: a run that may be capturing a graph must end its capture, and a replay takes
+                // about a millisecond. Cancellation is seen before the next stage.
+                var next = stage.RunCaptured(tensors.Device is null ? input : null, tensors.Device, logits, runOptions);
+                tensors.Device?.Release();
+                tensors.Device = next;
+                tensors.HostInputSpent = true;
+            }
+            else
+            {
+                using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
                 {
-                    stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
-                }
-                else
-                {
-                    var next = stage.RunBound(bound, 1, logits, runOptions);
-                    bound.Dispose();
-                    bound = next;
+                    if (tensors.Bound is null)
+                    {
+                        stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
+                    }
+                    else
+                    {
+                        var next = stage.RunBound(tensors.Bound, 1, logits, runOptions);
+                        tensors.Bound.Dispose();
+                        tensors.Bound = next;
+                        tensors.HostInputSpent = true;
+                    }
                 }
             }
         }
-        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OnnxRuntimeException or OperationCanceledException)
+        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OnnxRuntimeException or DeviceMemoryException or OperationCanceledException)
         {
             throw new OperationCanceledException(cancellationToken);
         }
-        catch (OnnxRuntimeException ex)
+        catch (Exception ex) when (ex is OnnxRuntimeException or DeviceMemoryException)
         {
             RuntimeLog.FrameFailed(_logger, ex, frameId, stage.Index + 1);
             return FrameEvaluation.Failed(frameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
@@ -389,6 +434,12 @@ public sealed class EarlyExitEngine : IDisposable
         using var runOptions = new RunOptions();
         var input = new float[_preprocessor.TensorLength];
         var logits = new float[Classes.Count];
+        if (CapturesGraphs)
+        {
+            WarmupCaptured(runs, input, logits, runOptions);
+            return;
+        }
+
         foreach (var stage in _stages)
         {
             var feature = new float[stage.FeatureLength];
@@ -405,6 +456,41 @@ public sealed class EarlyExitEngine : IDisposable
             }
 
             input = feature;
+        }
+    }
+
+    /// <summary>Warm-up through the fixed buffers: the first runs of a captured stage are the ones its graph is captured
+    /// from, and they must see the addresses every later run uses.</summary>
+    private void WarmupCaptured(int runs, float[] input, float[] logits, RunOptions runOptions)
+    {
+        DeviceBuffer? previous = null;
+        try
+        {
+            foreach (var stage in _stages)
+            {
+                DeviceBuffer? output = null;
+                for (var i = 0; i < runs; i++)
+                {
+                    var start = _clock.GetTimestamp();
+                    var next = stage.RunCaptured(previous is null ? input : null, previous, logits, runOptions);
+                    var elapsed = _clock.GetElapsedTime(start);
+                    output?.Release();
+                    output = next;
+
+                    // The first runs pay allocation, kernel selection and the capture itself: not latency samples.
+                    if (i > 1 || runs <= 2)
+                    {
+                        Latency.Record(stage.Index, elapsed);
+                    }
+                }
+
+                previous?.Release();
+                previous = output;
+            }
+        }
+        finally
+        {
+            previous?.Release();
         }
     }
 
@@ -431,5 +517,24 @@ public sealed class EarlyExitEngine : IDisposable
         }
 
         _runOptions.Add(options);
+    }
+
+    /// <summary>Where a frame's tensor between stages is: a bound OrtValue (IOBinding) or a pooled device buffer
+    /// (captured graphs); neither when features go through host arrays.</summary>
+    private struct FrameTensors : IDisposable
+    {
+        public OrtValue? Bound;
+        public DeviceBuffer? Device;
+
+        /// <summary>True once stage 1 has taken the host input in (its array can go back to the pool).</summary>
+        public bool HostInputSpent;
+
+        public void Dispose()
+        {
+            Bound?.Dispose();
+            Bound = null;
+            Device?.Release();
+            Device = null;
+        }
     }
 }

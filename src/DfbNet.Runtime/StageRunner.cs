@@ -1,3 +1,4 @@
+using System.Buffers;
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime.ExecutionProviders;
 using Microsoft.Extensions.Logging;
@@ -13,6 +14,8 @@ namespace DfbNet.Runtime;
 /// [N, K] and (except on the last stage) the trunk feature [N, ...FeatureShape] out. Two ways to run: into host
 /// buffers the caller owns (so that the caller can pool them), or over an IOBinding that leaves the feature on the
 /// provider's device and brings only the logits back.
+/// A stage whose session replays a captured graph runs a third way only: through fixed buffers on the device
+/// (<see cref="RunCaptured"/>), each frame's feature in a pooled device buffer.
 /// When the stage runs on a GPU provider, a circuit breaker sends its traffic to a CPU session while the GPU fails,
 /// and probes the GPU again after a pause; each switch is logged and counted.
 /// </summary>
@@ -29,6 +32,8 @@ public sealed class StageRunner : IDisposable
     private readonly long[] _inputShape1;
     private readonly long[]? _featureShape1;
     private readonly long[] _logitsShape1;
+    private readonly FixedBindingRun? _graph;
+    private readonly DeviceBufferPool? _featureBuffers;
     private volatile bool _onFallback;
 
     internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger)
@@ -42,17 +47,23 @@ public sealed class StageRunner : IDisposable
         _featureShape = featureShape;
         _inputNames = [spec.Input];
         _outputNames = featureShape is null ? [spec.LogitsOutput] : [spec.LogitsOutput, spec.FeatureOutput!];
-        InputLength = Product(inputShape);
+        InputLength = StageShapes.ElementCount(inputShape);
 
         // Batch-1 shapes are the common case: built once, not per run.
         _inputShape1 = WithBatch(inputShape, 1);
         _featureShape1 = featureShape is null ? null : WithBatch(featureShape, 1);
         _logitsShape1 = [1, classCount];
-        FeatureLength = featureShape is null ? 0 : Product(featureShape);
+        FeatureLength = featureShape is null ? 0 : StageShapes.ElementCount(featureShape);
         if (createFallback is not null)
         {
             _fallback = new Lazy<StageSession>(createFallback, LazyThreadSafetyMode.ExecutionAndPublication);
             _breaker = BuildBreaker(breaker, clock);
+        }
+
+        if (primary.GraphMemory is { } memory)
+        {
+            _graph = new FixedBindingRun(primary, memory, spec.Input, _inputShape1, spec.LogitsOutput, _logitsShape1, featureShape is null ? null : spec.FeatureOutput, _featureShape1);
+            _featureBuffers = featureShape is null ? null : new DeviceBufferPool(memory, FeatureLength);
         }
     }
 
@@ -84,6 +95,12 @@ public sealed class StageRunner : IDisposable
 
     public bool HasFeature => _featureShape is not null;
 
+    /// <summary>True when the primary session replays a captured graph: run the stage with <see cref="RunCaptured"/> only.</summary>
+    public bool CapturesGraph => _graph is not null;
+
+    /// <summary>Where the captured graph's buffers and the frames' features live; null unless <see cref="CapturesGraph"/>.</summary>
+    public IDeviceMemory? GraphMemory => _graph?.Memory;
+
     /// <summary>The input's shape without the batch dimension.</summary>
     public IReadOnlyList<long> InputShape => _inputShape;
 
@@ -101,19 +118,66 @@ public sealed class StageRunner : IDisposable
     public void Run(Memory<float> input, int batch, Memory<float> logits, Memory<float> feature, RunOptions runOptions)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        var mem = OrtMemoryInfo.DefaultInstance;
-        using var inputValue = OrtValue.CreateTensorValueFromMemory(mem, input[..(batch * InputLength)], InputShapeFor(batch));
-        using var logitsValue = OrtValue.CreateTensorValueFromMemory(mem, logits[..(batch * ClassCount)], LogitsShapeFor(batch));
-        using var featureValue = _featureShape is null ? null : OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], FeatureShapeFor(batch));
-        OrtValue[] outputs = featureValue is null ? [logitsValue] : [logitsValue, featureValue];
+        ThrowIfCaptured();
         Execute(
             static (session, s) =>
             {
-                session.Run(s.RunOptions, s.Runner._inputNames, [s.Input], s.Runner._outputNames, s.Outputs);
+                s.Runner.RunOnHost(session, s.Input, s.Batch, s.Logits, s.Feature, s.RunOptions);
                 return true;
             },
-            (Runner: this, RunOptions: runOptions, Input: inputValue, Outputs: outputs),
+            (Runner: this, Input: input, Batch: batch, Logits: logits, Feature: feature, RunOptions: runOptions),
             runOptions);
+    }
+
+    /// <summary>
+    /// Runs a stage that <see cref="CapturesGraph"/> on one item: the input from the host (<paramref name="hostInput"/>,
+    /// stage 1) or from the previous stage's device buffer (<paramref name="deviceInput"/>); the logits land in
+    /// <paramref name="logits"/> on the host. Returns the feature in a pooled device buffer (null on the last stage), which
+    /// the caller hands back with <see cref="DeviceBuffer.Release"/> once the next stage has run.
+    /// </summary>
+    public DeviceBuffer? RunCaptured(float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, RunOptions runOptions)
+    {
+        if (_graph is null)
+        {
+            throw new InvalidOperationException($"Stage {Index + 1} does not replay a captured graph.");
+        }
+
+        if (hostInput is null == deviceInput is null)
+        {
+            throw new ArgumentException("Exactly one of the host and the device input must be given.", nameof(hostInput));
+        }
+
+        // Behind the memory's gate: the pooled buffer may be allocated, and the CPU fallback copies too.
+        lock (_graph.Memory.Gate)
+        {
+            var feature = _featureBuffers?.Rent();
+            try
+            {
+                Execute(
+                    static (session, s) =>
+                    {
+                        var runner = s.Runner;
+                        if (ReferenceEquals(session, runner._primary))
+                        {
+                            runner._graph!.Run(s.HostInput, s.DeviceInput, s.Logits.Span, s.Feature, s.RunOptions);
+                        }
+                        else
+                        {
+                            runner.RunCapturedOnHost(session, s.HostInput, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
+                        }
+
+                        return true;
+                    },
+                    (Runner: this, HostInput: hostInput, DeviceInput: deviceInput, Logits: logits, Feature: feature, RunOptions: runOptions),
+                    runOptions);
+                return feature;
+            }
+            catch
+            {
+                feature?.Release();
+                throw;
+            }
+        }
     }
 
     /// <summary>
@@ -125,6 +189,7 @@ public sealed class StageRunner : IDisposable
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ThrowIfCaptured();
         using var logitsValue = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits[..(batch * ClassCount)], LogitsShapeFor(batch));
         return Execute(
             static (session, s) =>
@@ -158,10 +223,68 @@ public sealed class StageRunner : IDisposable
 
     public void Dispose()
     {
+        _graph?.Dispose();
+        _featureBuffers?.Dispose();
         _primary.Dispose();
         if (_fallback is { IsValueCreated: true })
         {
             _fallback.Value.Dispose();
+        }
+    }
+
+    private void RunOnHost(StageSession session, Memory<float> input, int batch, Memory<float> logits, Memory<float> feature, RunOptions runOptions)
+    {
+        var mem = OrtMemoryInfo.DefaultInstance;
+        using var inputValue = OrtValue.CreateTensorValueFromMemory(mem, input[..(batch * InputLength)], InputShapeFor(batch));
+        using var logitsValue = OrtValue.CreateTensorValueFromMemory(mem, logits[..(batch * ClassCount)], LogitsShapeFor(batch));
+        using var featureValue = _featureShape is null ? null : OrtValue.CreateTensorValueFromMemory(mem, feature[..(batch * FeatureLength)], FeatureShapeFor(batch));
+        OrtValue[] outputs = featureValue is null ? [logitsValue] : [logitsValue, featureValue];
+        session.Run(runOptions, _inputNames, [inputValue], _outputNames, outputs);
+    }
+
+    /// <summary>A captured stage's run on the CPU fallback: the frame's device tensors come to the host and go back.</summary>
+    private void RunCapturedOnHost(StageSession session, float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, DeviceBuffer? feature, RunOptions runOptions)
+    {
+        var memory = _graph!.Memory;
+        var pool = ArrayPool<float>.Shared;
+        var input = hostInput;
+        float[]? rentedInput = null;
+        float[]? hostFeature = null;
+        try
+        {
+            if (input is null)
+            {
+                input = rentedInput = pool.Rent(InputLength);
+                memory.CopyToHost(rentedInput.AsSpan(0, InputLength), deviceInput!);
+            }
+
+            hostFeature = feature is null ? null : pool.Rent(FeatureLength);
+            RunOnHost(session, input, 1, logits, hostFeature, runOptions);
+            if (feature is not null)
+            {
+                memory.CopyFromHost(feature, hostFeature.AsSpan(0, FeatureLength));
+                memory.Synchronize();
+            }
+        }
+        finally
+        {
+            if (rentedInput is not null)
+            {
+                pool.Return(rentedInput);
+            }
+
+            if (hostFeature is not null)
+            {
+                pool.Return(hostFeature);
+            }
+        }
+    }
+
+    private void ThrowIfCaptured()
+    {
+        if (_graph is not null)
+        {
+            throw new InvalidOperationException($"Stage {Index + 1} replays a captured graph, which reads fixed buffers: run it with {nameof(RunCaptured)}.");
         }
     }
 
@@ -251,16 +374,6 @@ public sealed class StageRunner : IDisposable
         return full;
     }
 
-    private static int Product(long[] shape)
-    {
-        long n = 1;
-        foreach (var d in shape)
-        {
-            n *= d;
-        }
-
-        return checked((int)n);
-    }
 }
 
 /// <summary>When a GPU stage's traffic moves to the CPU and when the GPU is probed again.</summary>

@@ -7,6 +7,18 @@ namespace DfbNet.Runtime;
 /// <summary>Checks a stage session against its manifest entry and the stage before it.</summary>
 internal static class StageShapes
 {
+    /// <summary>Elements of a tensor of <paramref name="shape"/>; throws when they do not fit an int.</summary>
+    public static int ElementCount(long[] shape)
+    {
+        long n = 1;
+        foreach (var d in shape)
+        {
+            n *= d;
+        }
+
+        return checked((int)n);
+    }
+
     public static (long[]? Feature, long[] Input) Check(InferenceSession session, StageSpec spec, int index, int classCount, long[] expectedInput, bool last, string manifestPath)
     {
         var field = $"stages[{index}]";

@@ -64,6 +64,10 @@ public sealed class DfbNetServerOptions
     /// <summary>Let TensorRT build fp16 engines.</summary>
     public bool TensorRtFp16 { get; set; }
 
+    /// <summary>Capture each stage as a CUDA graph on its first runs and replay it after (CUDA and TensorRT providers;
+    /// features stay on the GPU in fixed buffers). Off by default: turn it on where a GPU benchmark shows it pays.</summary>
+    public bool CudaGraphs { get; set; }
+
     /// <summary>Keep features on the device between stages (IOBinding). Unset: on for GPU providers, off on the CPU.</summary>
     public bool? UseIoBinding { get; set; }
 

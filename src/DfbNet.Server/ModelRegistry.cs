@@ -25,6 +25,7 @@ public sealed class ModelRegistry : IDisposable
                 DeviceId = settings.DeviceId,
                 TensorRtEngineCachePath = string.IsNullOrWhiteSpace(settings.TensorRtEngineCache) ? null : Path.GetFullPath(settings.TensorRtEngineCache),
                 TensorRtFp16 = settings.TensorRtFp16,
+                CudaGraphs = settings.CudaGraphs,
             });
         }
         catch (ArgumentException ex)

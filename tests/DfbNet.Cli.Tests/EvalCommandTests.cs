@@ -66,6 +66,35 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Bench_WithCudaGraphs_SaysWhereNoStageCapturesOne()
+    {
+        // No GPU here: CUDA is skipped, so the CPU runs the stages and the report must not claim captured graphs.
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "20", "--limit", "40", "--providers", "cuda,cpu", "--cuda-graphs", "--preset", "balanced");
+        Assert.True(code == 0, output);
+        Assert.Contains("ONNX Runtime CPU (main branch alone: CPU)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("captured", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_OnStagesThatReplayCapturedGraphs_GivesTheSameErrorsAndRatios()
+    {
+        // Host memory stands in for the GPU's: the fixed-buffer path for the stages and the main branch alone.
+        var test = DfbNet.Training.Data.CifarReader.LoadCifar10Test(Path.Combine(_root, "data")).Take(60);
+        IReadOnlyList<(string, float[])> sets = [("balanced", [0.6f, 0.7f, 0.5f])];
+        using var plain = new Evaluation.OrtModelRunner(Path.Combine(_root, "model"), 1, "cpu");
+        using var captured = new Evaluation.OrtModelRunner(Path.Combine(_root, "model"), 1, new Runtime.ExecutionProviders.ExecutionProviderChain([new Runtime.Tests.ExecutionProviders.GraphCapturingProvider()]));
+        var expected = await Commands.TableReport.RunAsync(plain, test, sets, 30, null, CancellationToken.None);
+        var actual = await Commands.TableReport.RunAsync(captured, test, sets, 30, null, CancellationToken.None);
+
+        Assert.Contains("ONNX Runtime FakeGPU with captured graphs (main branch alone: FakeGPU with a captured graph)", actual, StringComparison.Ordinal);
+        foreach (var row in new[] { "Exit errors alone", "main branch alone", "balanced (0.6,0.7,0.5)" })
+        {
+            // Same error and exit-ratio columns; only the timings differ.
+            Assert.Equal(Figures(expected, row, timed: row != "Exit errors alone"), Figures(actual, row, timed: row != "Exit errors alone"));
+        }
+    }
+
+    [Fact]
     public async Task Eval_UnknownPreset_SaysWhichPresetsExist()
     {
         var (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--preset", "turbo");
@@ -92,4 +121,17 @@ public sealed class EvalCommandTests : IDisposable
             .Where(t => double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
             .Select(t => double.Parse(t, CultureInfo.InvariantCulture))
             .ToArray();
+
+    /// <summary>A report row's text without its timing columns (mean, p50, p99, gain).</summary>
+    private static string Figures(string report, string row, bool timed)
+    {
+        var line = report.Split('\n').Single(l => l.StartsWith(row, StringComparison.Ordinal));
+        if (!timed)
+        {
+            return line;
+        }
+
+        var parts = line[row.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return string.Join(' ', parts.Take(1).Concat(parts.Skip(5)));
+    }
 }

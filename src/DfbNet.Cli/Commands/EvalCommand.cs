@@ -24,9 +24,10 @@ internal static class EvalCommand
             Description = "Percent of images leaving at exits 1..M and by fusion, comma separated (the paper's CIFAR-10 default: 80.03,9.48,9.19,1.30): also print the mean time per image those ratios give with this model's measured exit paths, for a model whose own exits are untrained.",
         };
         var providers = new Option<string>("--providers") { Description = "Execution providers to try, in order (tensorrt,cuda,cpu); the active one is reported.", DefaultValueFactory = _ => "cpu" };
+        var cudaGraphs = new Option<bool>("--cuda-graphs") { Description = "Capture each stage (and the main branch alone) as a CUDA graph and time its replays (CUDA and TensorRT providers)." };
         var command = new Command("eval", "Error, batch-1 latency (mean, p50, p99), gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
         {
-            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios,
+            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios, cudaGraphs,
         };
         command.Aliases.Add("bench");
         command.SetAction(async (parse, cancellationToken) =>
@@ -37,7 +38,7 @@ internal static class EvalCommand
                 test = test.Take(n);
             }
 
-            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads), parse.GetValue(providers)!);
+            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads), parse.GetValue(providers)!, parse.GetValue(cudaGraphs));
             var manifest = runner.Engine.Manifest;
             var sets = new List<(string Name, float[] Values)>();
             if (parse.GetValue(thresholds) is { } text)
@@ -127,7 +128,7 @@ internal static class TableReport
         var m = evaluation.ExitCount;
         var timingInputs = runner.Preprocess(test, 0, timingCount);
         var writer = new StringWriter(inv);
-        writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); latency: batch 1, ONNX Runtime {runner.Engine.ExecutionProvider} (main branch alone: {runner.MainBranchProvider}), over {timingCount} images");
+        writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); latency: batch 1, ONNX Runtime {runner.EngineDescription} (main branch alone: {runner.MainBranchProvider}), over {timingCount} images");
         writer.WriteLine($"Exit errors alone: {string.Join(" / ", Enumerable.Range(0, m).Select(s => Pct(1 - evaluation.ExitAccuracy(s))))}");
         var main = runner.TimeMainBranch(timingInputs, timingCount);
         writer.WriteLine($"{"thresholds",-28} {"error %",8} {"mean ms",8} {"p50 ms",7} {"p99 ms",7} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-30} error within each exit % (1..{m}, fused)");

@@ -6,14 +6,30 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// <summary>ONNX Runtime's CUDA provider (needs an NVIDIA driver and the CUDA 13 / cuDNN 9 libraries on the library path).</summary>
 public sealed class CudaExecutionProvider : IExecutionProvider
 {
-    public CudaExecutionProvider(int deviceId = 0)
+    /// <param name="deviceId">The GPU.</param>
+    /// <param name="captureGraphs">Capture each stage as a CUDA graph on its first runs and replay it after (batch 1 on a
+    /// GPU is bound by kernel launches; a replay launches the whole stage at once).</param>
+    public CudaExecutionProvider(int deviceId = 0, bool captureGraphs = false)
     {
         DeviceId = deviceId;
+        CapturesGraphs = captureGraphs;
     }
 
     public string Name => "CUDA";
 
     public int DeviceId { get; }
+
+    public bool CapturesGraphs { get; }
+
+    /// <summary>The provider options this provider is appended with.</summary>
+    public IReadOnlyDictionary<string, string> ProviderOptions => new Dictionary<string, string>
+    {
+        ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
+        ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+        ["enable_cuda_graph"] = CapturesGraphs ? "1" : "0",
+    };
+
+    public IExecutionProvider WithoutGraphCapture() => CapturesGraphs ? new CudaExecutionProvider(DeviceId) : this;
 
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
@@ -22,15 +38,14 @@ public sealed class CudaExecutionProvider : IExecutionProvider
             () =>
             {
                 using var cuda = new OrtCUDAProviderOptions();
-                cuda.UpdateOptions(new Dictionary<string, string>
-                {
-                    ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
-                    ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-                });
+                cuda.UpdateOptions(new Dictionary<string, string>(ProviderOptions));
                 options.AppendExecutionProvider_CUDA(cuda);
             },
             out reason);
     }
 
     public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
+
+    public StageSession CreateSession(string modelPath, SessionOptions options) =>
+        new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo(), CapturesGraphs ? new CudaMemory(DeviceId) : null);
 }

@@ -24,6 +24,12 @@ public sealed class ExecutionProviderChain
 
     public IReadOnlyList<IExecutionProvider> Providers => _providers;
 
+    /// <summary>True when a provider of the chain captures graphs.</summary>
+    public bool CapturesGraphs => _providers.Any(p => p.CapturesGraphs);
+
+    /// <summary>The same chain with graph capture off.</summary>
+    public ExecutionProviderChain WithoutGraphCapture() => CapturesGraphs ? new([.. _providers.Select(p => p.WithoutGraphCapture())]) : this;
+
     /// <summary>Builds a chain from a list such as <c>tensorrt,cuda,cpu</c>.</summary>
     /// <exception cref="ArgumentException">An unknown provider name, or an empty list.</exception>
     public static ExecutionProviderChain Parse(string names, ExecutionProviderSettings? settings = null)
@@ -34,8 +40,8 @@ public sealed class ExecutionProviderChain
         {
             providers.Add(name.ToLowerInvariant() switch
             {
-                "tensorrt" or "trt" => new TensorRtExecutionProvider(settings.DeviceId, settings.TensorRtEngineCachePath, settings.TensorRtFp16),
-                "cuda" => new CudaExecutionProvider(settings.DeviceId),
+                "tensorrt" or "trt" => new TensorRtExecutionProvider(settings.DeviceId, settings.TensorRtEngineCachePath, settings.TensorRtFp16, settings.CudaGraphs),
+                "cuda" => new CudaExecutionProvider(settings.DeviceId, settings.CudaGraphs),
                 "cpu" => new CpuExecutionProvider(),
                 _ => throw new ArgumentException($"Unknown execution provider '{name}' in '{names}'; known: tensorrt, cuda, cpu."),
             });
@@ -54,26 +60,40 @@ public sealed class ExecutionProviderChain
     {
         ArgumentNullException.ThrowIfNull(configure);
         var reasons = new List<string>();
-        foreach (var provider in _providers)
+        foreach (var candidate in _providers)
         {
-            using var options = new SessionOptions();
-            try
+            // A provider that cannot capture this model's graph (ONNX Runtime refuses when a node would leave the GPU) is
+            // tried again without capture before the chain moves on.
+            IExecutionProvider[] attempts = candidate.CapturesGraphs ? [candidate, candidate.WithoutGraphCapture()] : [candidate];
+            foreach (var provider in attempts)
             {
-                configure(options);
-                if (!provider.TryAppendTo(options, out var reason))
+                using var options = new SessionOptions();
+                try
                 {
-                    RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, reason ?? "unavailable");
-                    reasons.Add($"{provider.Name}: {reason}");
-                    continue;
-                }
+                    configure(options);
+                    if (!provider.TryAppendTo(options, out var reason))
+                    {
+                        RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, reason ?? "unavailable");
+                        reasons.Add($"{provider.Name}: {reason}");
+                        break;
+                    }
 
-                // The session keeps what it needs from the options.
-                return provider.CreateSession(modelPath, options);
-            }
-            catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
-            {
-                RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
-                reasons.Add($"{provider.Name}: {ex.Message}");
+                    // The session keeps what it needs from the options.
+                    return provider.CreateSession(modelPath, options);
+                }
+                catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
+                {
+                    if (provider.CapturesGraphs)
+                    {
+                        RuntimeLog.GraphCaptureRefused(logger, provider.Name, modelPath, ex.Message);
+                    }
+                    else
+                    {
+                        RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
+                    }
+
+                    reasons.Add($"{provider.Name}{(provider.CapturesGraphs ? " with graph capture" : "")}: {ex.Message}");
+                }
             }
         }
 
@@ -89,4 +109,7 @@ public sealed class ExecutionProviderSettings
     public string? TensorRtEngineCachePath { get; set; }
 
     public bool TensorRtFp16 { get; set; }
+
+    /// <summary>Capture each stage as a CUDA graph and replay it (CUDA and TensorRT providers).</summary>
+    public bool CudaGraphs { get; set; }
 }

@@ -17,6 +17,12 @@ public interface IExecutionProvider
     /// <summary>Where this provider keeps tensors (features stay there between stages); null for host memory.</summary>
     OrtMemoryInfo? CreateDeviceMemoryInfo() => null;
 
+    /// <summary>True when sessions of this provider capture a graph per stage and replay it (CUDA graphs).</summary>
+    bool CapturesGraphs => false;
+
+    /// <summary>The same provider without graph capture (itself when it captures none).</summary>
+    IExecutionProvider WithoutGraphCapture() => this;
+
     /// <summary>Creates the session once <see cref="TryAppendTo"/> succeeded.</summary>
     StageSession CreateSession(string modelPath, SessionOptions options) =>
         new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo());

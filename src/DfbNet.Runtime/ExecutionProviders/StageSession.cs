@@ -11,12 +11,13 @@ public class StageSession : IDisposable
     private OrtAllocator? _deviceAllocator;
     private bool _disposed;
 
-    public StageSession(InferenceSession session, string provider, OrtMemoryInfo? deviceMemory)
+    public StageSession(InferenceSession session, string provider, OrtMemoryInfo? deviceMemory, IDeviceMemory? graphMemory = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         Session = session;
         Provider = provider;
         DeviceMemory = deviceMemory;
+        GraphMemory = graphMemory;
     }
 
     public InferenceSession Session { get; }
@@ -26,6 +27,12 @@ public class StageSession : IDisposable
 
     /// <summary>Where trunk features stay between stages when IOBinding is used; null for host memory.</summary>
     public OrtMemoryInfo? DeviceMemory { get; }
+
+    /// <summary>
+    /// Set when the session captures its graph and replays it (CUDA graphs): every run must then go through one
+    /// <see cref="FixedBindingRun"/> whose buffers live here. Null for sessions that take tensors at any address.
+    /// </summary>
+    public IDeviceMemory? GraphMemory { get; }
 
     /// <summary>The allocator for trunk features of IOBinding runs: on the device, or ONNX Runtime's host allocator.</summary>
     public OrtAllocator FeatureAllocator

@@ -6,11 +6,16 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// <summary>ONNX Runtime's TensorRT provider (needs libnvinfer.so.10 besides the CUDA libraries); engines are cached on disk.</summary>
 public sealed class TensorRtExecutionProvider : IExecutionProvider
 {
-    public TensorRtExecutionProvider(int deviceId = 0, string? engineCachePath = null, bool fp16 = false)
+    /// <param name="deviceId">The GPU.</param>
+    /// <param name="engineCachePath">Folder for built engines; null disables the cache.</param>
+    /// <param name="fp16">Let TensorRT use fp16 kernels.</param>
+    /// <param name="captureGraphs">Capture each engine's launches as a CUDA graph and replay it.</param>
+    public TensorRtExecutionProvider(int deviceId = 0, string? engineCachePath = null, bool fp16 = false, bool captureGraphs = false)
     {
         DeviceId = deviceId;
         EngineCachePath = engineCachePath;
         Fp16 = fp16;
+        CapturesGraphs = captureGraphs;
     }
 
     public string Name => "TensorRT";
@@ -21,6 +26,10 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
     public string? EngineCachePath { get; }
 
     public bool Fp16 { get; }
+
+    public bool CapturesGraphs { get; }
+
+    public IExecutionProvider WithoutGraphCapture() => CapturesGraphs ? new TensorRtExecutionProvider(DeviceId, EngineCachePath, Fp16) : this;
 
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
@@ -33,6 +42,7 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
                 {
                     ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
                     ["trt_fp16_enable"] = Fp16 ? "1" : "0",
+                    ["trt_cuda_graph_enable"] = CapturesGraphs ? "1" : "0",
                 };
                 if (EngineCachePath is not null)
                 {
@@ -48,4 +58,7 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
     }
 
     public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
+
+    public StageSession CreateSession(string modelPath, SessionOptions options) =>
+        new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo(), CapturesGraphs ? new CudaMemory(DeviceId) : null);
 }

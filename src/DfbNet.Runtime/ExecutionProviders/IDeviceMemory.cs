@@ -1,0 +1,58 @@
+using Microsoft.ML.OnnxRuntime;
+
+namespace DfbNet.Runtime.ExecutionProviders;
+
+/// <summary>
+/// Memory where a provider keeps tensors, and the copies in and out of it that a captured graph needs: a replayed graph
+/// reads and writes the addresses it was captured with, so its inputs and outputs live in fixed buffers and each frame's
+/// data is copied through them.
+/// </summary>
+public interface IDeviceMemory
+{
+    /// <summary>How ONNX Runtime names this memory when a buffer is bound.</summary>
+    OrtMemoryInfo MemoryInfo { get; }
+
+    /// <summary>
+    /// Held by every replay and copy on this memory. For CUDA it is one lock for the whole process: ONNX Runtime captures
+    /// a graph in CUDA's global capture mode, in which a CUDA call from any other thread breaks the capture; and it keeps
+    /// a captured graph per calling thread, so captures happen whenever a new thread first runs a stage, not only at load.
+    /// </summary>
+    Lock Gate { get; }
+
+    /// <summary>A buffer of <paramref name="floats"/> single-precision values, owned by the caller.</summary>
+    /// <exception cref="DeviceMemoryException">The device is out of memory or failing.</exception>
+    DeviceBuffer Allocate(int floats);
+
+    /// <summary>Copies host values to the start of <paramref name="destination"/>.</summary>
+    void CopyFromHost(DeviceBuffer destination, ReadOnlySpan<float> source);
+
+    /// <summary>Copies the first <c>destination.Length</c> values of <paramref name="source"/> to the host; complete on return.</summary>
+    void CopyToHost(Span<float> destination, DeviceBuffer source);
+
+    /// <summary>Copies all of <paramref name="source"/> to <paramref name="destination"/> (same length) on the device.</summary>
+    void Copy(DeviceBuffer destination, DeviceBuffer source);
+
+    /// <summary>Waits until every copy issued so far is complete (device copies may return before they are).</summary>
+    void Synchronize();
+
+    /// <summary>Frees a buffer; called once per buffer, by <see cref="DeviceBuffer"/>.</summary>
+    internal void Free(IntPtr pointer);
+}
+
+/// <summary>A copy or allocation on a device failed.</summary>
+public sealed class DeviceMemoryException : Exception
+{
+    public DeviceMemoryException(string message)
+        : base(message)
+    {
+    }
+
+    public DeviceMemoryException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public DeviceMemoryException()
+    {
+    }
+}

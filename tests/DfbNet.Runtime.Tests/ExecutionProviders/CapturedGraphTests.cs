@@ -1,0 +1,184 @@
+using DfbNet.Core;
+using DfbNet.Core.Onnx;
+using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Preprocessing;
+using Microsoft.Extensions.Time.Testing;
+using Microsoft.ML.OnnxRuntime;
+
+namespace DfbNet.Runtime.Tests.ExecutionProviders;
+
+/// <summary>
+/// The captured-graph path (fixed buffers, features in pooled device buffers) on real CPU sessions with host memory
+/// standing in for the GPU's: same events as the plain path, frames side by side, the CPU fallback, and the rule that a
+/// capturing session only ever runs over its one binding.
+/// </summary>
+public sealed class CapturedGraphTests : IDisposable
+{
+    private readonly TestModelFolder _model = new(new SyntheticDfbNetOptions { InputSize = 32, Seed = 11, StageWidths = [8, 16, 32] });
+
+    public void Dispose() => _model.Dispose();
+
+    [Fact]
+    public async Task CapturedStages_GiveTheSameEventsAsThePlainPath_OverOneFixedBinding()
+    {
+        var provider = new GraphCapturingProvider();
+        var logger = new ListLogger();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider, new CpuExecutionProvider()]), WarmupRuns = 3 }, logger);
+
+        Assert.True(engine.CapturesGraphs);
+        Assert.False(engine.UsesIoBinding);
+        Assert.All(engine.Stages, s => Assert.True(s.CapturesGraph));
+        Assert.Equal(3, logger.Entries.Count(e => e.Id.Id == 111));
+        for (var image = 0; image < 12; image++)
+        {
+            foreach (var mode in new[] { InferenceMode.Full, InferenceMode.FirstExit, InferenceMode.Refine })
+            {
+                await AssertSameEvents(engine, reference, image, mode);
+            }
+        }
+
+        Assert.True(provider.Calls > 0);
+        Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public async Task CapturedStages_KeepEachFramesFeatures_WhenFramesRunSideBySide()
+    {
+        var provider = new GraphCapturingProvider();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider]), WarmupRuns = 2 });
+
+        var expected = new List<ExitEvent>[24];
+        for (var i = 0; i < expected.Length; i++)
+        {
+            expected[i] = await Collect(reference, i, InferenceMode.Full);
+        }
+
+        var actual = await Task.WhenAll(Enumerable.Range(0, expected.Length * 4).Select(i => Task.Run(() => Collect(engine, i % expected.Length, InferenceMode.Full))));
+        for (var i = 0; i < actual.Length; i++)
+        {
+            AssertSame(expected[i % expected.Length], actual[i]);
+        }
+
+        Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public async Task CapturedStages_FallBackToTheCpu_WithTheSameEvents()
+    {
+        var provider = new GraphCapturingProvider();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions
+        {
+            Providers = new([provider, new CpuExecutionProvider()]),
+            WarmupRuns = 2,
+            Clock = new FakeTimeProvider(),
+            Breaker = new ProviderBreakerOptions { FailureRatio = 0.5, MinimumThroughput = 2, SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = TimeSpan.FromSeconds(10) },
+        });
+
+        await AssertSameEvents(engine, reference, 0, InferenceMode.Full);
+        provider.Failing = true;
+        for (var image = 1; image < 6; image++)
+        {
+            // Every stage fails on the GPU: features come to the host for the CPU session and go back to device buffers.
+            await AssertSameEvents(engine, reference, image, InferenceMode.Full);
+        }
+
+        Assert.All(engine.Stages, s => Assert.True(s.OnFallback));
+        provider.Failing = false;
+        Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public async Task StageThatCannotBeCaptured_TurnsCaptureOffForTheWholeModel()
+    {
+        var provider = new GraphCapturingProvider();
+        provider.RefuseCaptureOf.Add("stage2.onnx");
+        var logger = new ListLogger();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider, new CpuExecutionProvider()]), WarmupRuns = 1 }, logger);
+
+        // Stage 2 ran on the provider without capture; a frame's feature cannot be half in fixed buffers, so no stage captures.
+        Assert.False(engine.CapturesGraphs);
+        Assert.All(engine.Stages, s => Assert.False(s.CapturesGraph));
+        Assert.All(engine.Stages, s => Assert.Equal("FakeGPU", s.Provider));
+        Assert.Contains(logger.Entries, e => e.Id.Id == 109 && e.Message.Contains("stage2.onnx", StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Id.Id == 110 && e.Message.Contains("stage 2 runs on FakeGPU", StringComparison.Ordinal));
+        await AssertSameEvents(engine, reference, 0, InferenceMode.Full);
+        Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public void CapturedStage_RefusesPlainRuns()
+    {
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([new GraphCapturingProvider()]), WarmupRuns = 0 });
+        var stage = engine.Stages[0];
+        using var runOptions = new RunOptions();
+        var ex = Assert.Throws<InvalidOperationException>(() => stage.Run(new float[stage.InputLength], 1, new float[stage.ClassCount], new float[stage.FeatureLength], runOptions));
+        Assert.Contains(nameof(StageRunner.RunCaptured), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Chain_TurnsGraphCaptureOnForTheGpuProviders_AndOffAgain()
+    {
+        var chain = ExecutionProviderChain.Parse("tensorrt,cuda,cpu", new ExecutionProviderSettings { CudaGraphs = true });
+        Assert.True(chain.CapturesGraphs);
+        Assert.Equal([true, true, false], chain.Providers.Select(p => p.CapturesGraphs));
+        Assert.Equal("1", ((CudaExecutionProvider)chain.Providers[1]).ProviderOptions["enable_cuda_graph"]);
+
+        var plain = chain.WithoutGraphCapture();
+        Assert.False(plain.CapturesGraphs);
+        Assert.Equal(["TensorRT", "CUDA", "CPU"], plain.Providers.Select(p => p.Name));
+        Assert.Equal("0", ((CudaExecutionProvider)plain.Providers[1]).ProviderOptions["enable_cuda_graph"]);
+        Assert.False(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
+    }
+
+    [Fact]
+    public void DeviceBuffers_GoBackToTheirPool_AndAreFreedOnce()
+    {
+        using var pool = new DeviceBufferPool(HostMemory.Instance, 16);
+        var first = pool.Rent();
+        HostMemory.Instance.CopyFromHost(first, Enumerable.Range(0, 16).Select(i => (float)i).ToArray());
+        first.Release();
+        var second = pool.Rent();
+        Assert.Same(first, second);
+        var copy = new float[16];
+        HostMemory.Instance.CopyToHost(copy, second);
+        Assert.Equal(15f, copy[15]);
+        second.Release();
+        pool.Dispose();
+        Assert.True(second.IsClosed);
+
+        // A buffer released after its pool is gone is freed, not kept.
+        using var pool2 = new DeviceBufferPool(HostMemory.Instance, 4);
+        var late = pool2.Rent();
+        pool2.Dispose();
+        late.Release();
+        Assert.True(late.IsClosed);
+    }
+
+    private static async Task AssertSameEvents(EarlyExitEngine engine, EarlyExitEngine reference, int image, InferenceMode mode) =>
+        AssertSame(await Collect(reference, image, mode), await Collect(engine, image, mode));
+
+    private static void AssertSame(List<ExitEvent> expected, List<ExitEvent> actual)
+    {
+        Assert.Equal(expected.Select(e => (e.Kind, e.Exit)), actual.Select(e => (e.Kind, e.Exit)));
+        for (var i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Prediction!.Probabilities, actual[i].Prediction!.Probabilities);
+        }
+    }
+
+    private static async Task<List<ExitEvent>> Collect(EarlyExitEngine engine, int image, InferenceMode mode)
+    {
+        var source = ImageSource.Raw(CifarSlice.Hwc(image), 32, 32);
+        var events = new List<ExitEvent>();
+        await foreach (var e in engine.ClassifyAsync(new FrameRequest("f" + image, source, new ExitPolicy([0.6f, 0.7f, 0.5f]), mode, null, 0)))
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+}
