@@ -33,6 +33,60 @@ public sealed class SynthCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Synth_Preset_WritesTheTrainingArchitecture_WithZeroWeightsThatCompress()
+    {
+        var (code, output) = await RunCli("synth", "--out", _folder, "--preset", "tiny", "--zero-weights");
+        Assert.True(code == 0, output);
+        var manifest = ManifestLoader.LoadFolder(_folder);
+        Assert.True(manifest.Untrained);
+        Assert.Contains("UNTRAINED DFB-Net 'tiny'", manifest.Description, StringComparison.Ordinal);
+        Assert.Contains("all weights zero", manifest.Description, StringComparison.Ordinal);
+        Assert.Equal(3, manifest.Stages.Count);
+        Assert.Equal("main", manifest.Thresholds.Default);
+
+        // Every weight zero: the stage files are almost all zero bytes, and every exit is uniform.
+        foreach (var stage in manifest.Stages)
+        {
+            var bytes = File.ReadAllBytes(Path.Combine(_folder, stage.File));
+            Assert.True(bytes.Count(b => b == 0) > 0.9 * bytes.Length, stage.File);
+        }
+
+        using var engine = EarlyExitEngine.Load(_folder, new EngineOptions { WarmupRuns = 1 });
+        var image = Runtime.Preprocessing.ImageSource.Raw(new byte[manifest.Input.Width * manifest.Input.Height * 3], manifest.Input.Width, manifest.Input.Height);
+        await foreach (var e in engine.ClassifyAsync(new FrameRequest("z", image, engine.DefaultPolicy, Core.InferenceMode.Full, null, 0)))
+        {
+            Assert.All(e.Prediction!.Probabilities, p => Assert.Equal(0.1f, p, 5));
+        }
+    }
+
+    [Fact]
+    public async Task Synth_Preset_RefusesShapeOptions_AndZeroWeightsNeedAPreset()
+    {
+        var (code, output) = await RunCli("synth", "--out", _folder, "--preset", "tiny", "--widths", "4,8");
+        Assert.Equal(2, code);
+        Assert.Contains("leave out --size and --widths", output, StringComparison.Ordinal);
+
+        (code, output) = await RunCli("synth", "--out", _folder, "--zero-weights");
+        Assert.Equal(2, code);
+        Assert.Contains("--zero-weights needs --preset", output, StringComparison.Ordinal);
+
+        (code, output) = await RunCli("synth", "--out", _folder, "--preset", "huge");
+        Assert.Equal(2, code);
+        Assert.Contains("expected paper, edge or tiny", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Synth_Preset_WithoutLibTorch_SaysSo_WithoutAStackTrace()
+    {
+        var empty = Path.Combine(Path.GetDirectoryName(_folder)!, "no-libtorch");
+        Directory.CreateDirectory(empty);
+        var (code, output) = await RunCli(new Dictionary<string, string> { ["DFBNET_LIBTORCH"] = empty }, "synth", "--out", _folder, "--preset", "tiny");
+        Assert.Equal(3, code);
+        Assert.Contains("dfbnet: TorchSharp's native libraries could not be loaded: libtorch library libc10.so not found in " + empty, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Synth_WithoutOut_FailsWithUsage()
     {
         var (code, output) = await RunCli("synth");
@@ -52,10 +106,18 @@ public sealed class SynthCommandTests : IDisposable
     }
 
     /// <summary>Runs the built dfbnet executable as a user would.</summary>
-    internal static async Task<(int ExitCode, string Output)> RunCli(params string[] args)
+    internal static Task<(int ExitCode, string Output)> RunCli(params string[] args) => RunCli(new Dictionary<string, string>(), args);
+
+    /// <summary>Runs the built dfbnet executable with extra environment variables.</summary>
+    internal static async Task<(int ExitCode, string Output)> RunCli(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "dfbnet.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(dll);
         foreach (var a in args)
         {

@@ -45,9 +45,7 @@ internal static class ExportCommand
 
             if (parse.GetValue(fp16))
             {
-                Fp16Converter.ConvertFolder(folder, manifest.Stages.Select(s => s.File));
-                manifest.Description += " (float16 weights and activations)";
-                ManifestLoader.Save(manifest, folder);
+                Fp16Converter.ConvertFolder(folder, manifest);
                 Console.WriteLine("Converted the stages to float16 (float32 inputs and outputs); the parity figures above are of the float32 export.");
             }
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using DfbNet.Core.Manifest;
 using DfbNet.Core.Onnx.Proto;
 using Google.Protobuf;
 
@@ -92,16 +93,19 @@ public static class Fp16Converter
         return converted;
     }
 
-    /// <summary>Converts every stage file of a model folder in place.</summary>
-    public static void ConvertFolder(string modelFolder, IEnumerable<string> stageFiles)
+    /// <summary>Converts every stage file of a model folder in place, and says so in its manifest's description.</summary>
+    public static void ConvertFolder(string modelFolder, ModelManifest manifest)
     {
-        ArgumentNullException.ThrowIfNull(stageFiles);
-        foreach (var file in stageFiles)
+        ArgumentNullException.ThrowIfNull(manifest);
+        foreach (var stage in manifest.Stages)
         {
-            var path = Path.Combine(modelFolder, file);
+            var path = Path.Combine(modelFolder, stage.File);
             var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
             File.WriteAllBytes(path, Convert(model).ToByteArray());
         }
+
+        manifest.Description += " (float16 weights and activations)";
+        ManifestLoader.Save(manifest, modelFolder);
     }
 
     private static NodeProto Cast(string input, string output, int to)

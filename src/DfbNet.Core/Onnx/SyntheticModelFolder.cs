@@ -9,6 +9,17 @@ public static class SyntheticModelFolder
     public static IReadOnlyList<string> Cifar10Classes { get; } =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
+    /// <summary>
+    /// Normalisation by CIFAR-10's channel statistics, for untrained models: real photos then land in the range the
+    /// layers expect.
+    /// </summary>
+    public static NormalizationSpec Cifar10Normalization() => new()
+    {
+        Scale = 1f / 255f,
+        Mean = [0.4914f, 0.4822f, 0.4465f],
+        Std = [0.2470f, 0.2435f, 0.2616f],
+    };
+
     /// <summary>Builds the network and writes <c>stage{s}.onnx</c> and <c>manifest.json</c> into <paramref name="folder"/>.</summary>
     /// <param name="folder">Created when missing.</param>
     /// <param name="options">Network shape and seed; its class count must equal the number of <paramref name="classes"/>.</param>
@@ -34,13 +45,7 @@ public static class SyntheticModelFolder
             {
                 Width = options.InputSize,
                 Height = options.InputSize,
-                Normalization = new NormalizationSpec
-                {
-                    // CIFAR-10 channel statistics, so that real photos land in the range the layers expect.
-                    Scale = 1f / 255f,
-                    Mean = [0.4914f, 0.4822f, 0.4465f],
-                    Std = [0.2470f, 0.2435f, 0.2616f],
-                },
+                Normalization = Cifar10Normalization(),
             },
             Training = new TrainingInfo { Command = $"dfbnet synth --out models/{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)))} --seed {options.Seed} --size {options.InputSize} --widths {string.Join(",", options.StageWidths)}", Notes = "not trained" },
         };

@@ -12,9 +12,20 @@ namespace DfbNet.Training.Export;
 /// </summary>
 public static class ModelExporter
 {
-
     /// <summary>Preset that never exits early: exits 1..M-1 never fire (max softmax cannot exceed 1) and exit M always does.</summary>
     public const string MainPreset = "main";
+
+    /// <summary>The presets of a freshly exported model (calibration adds its own): the main branch alone, and the
+    /// paper's CIFAR-10 thresholds.</summary>
+    internal static ThresholdSpec ExportPresets(int exits) => new()
+    {
+        Default = MainPreset,
+        Presets =
+        {
+            [MainPreset] = [.. Enumerable.Repeat(1f, exits - 1), 0f],
+            ["paper"] = [.. Enumerable.Repeat(0.99f, exits - 1), 0.75f],
+        },
+    };
 
     public static ModelManifest Export(string checkpointFolder, string modelFolder, string? description = null)
     {
@@ -62,15 +73,7 @@ public static class ModelExporter
                 Height = config.TestSize,
                 Normalization = new NormalizationSpec { Scale = 1f / 255f, Mean = [.. checkpoint.Mean], Std = [.. checkpoint.Std] },
             },
-            Thresholds = new ThresholdSpec
-            {
-                Default = MainPreset,
-                Presets =
-                {
-                    [MainPreset] = [.. Enumerable.Repeat(1f, m - 1), 0f],
-                    ["paper"] = [.. Enumerable.Repeat(0.99f, m - 1), 0.75f],
-                },
-            },
+            Thresholds = ExportPresets(m),
             Training = new TrainingInfo
             {
                 Command = checkpoint.Command,

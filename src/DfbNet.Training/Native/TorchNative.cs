@@ -58,7 +58,14 @@ public static class TorchNative
 
             if (OperatingSystem.IsLinux())
             {
-                LoadLinux(libTorchDirectory);
+                try
+                {
+                    LoadLinux(libTorchDirectory);
+                }
+                catch (Exception ex) when (ex is FileNotFoundException or DllNotFoundException or BadImageFormatException)
+                {
+                    throw new LibTorchUnavailableException($"TorchSharp's native libraries could not be loaded: {ex.Message}", ex);
+                }
             }
 
             if (libTorchDirectory is not null)
@@ -263,4 +270,22 @@ public static class TorchNative
 
     [DllImport("libc.so.6", EntryPoint = "dlerror")]
     private static extern IntPtr Dlerror();
+}
+
+/// <summary>libtorch or TorchSharp's native library is missing or unloadable here; the message says which.</summary>
+public sealed class LibTorchUnavailableException : Exception
+{
+    public LibTorchUnavailableException()
+    {
+    }
+
+    public LibTorchUnavailableException(string message)
+        : base(message)
+    {
+    }
+
+    public LibTorchUnavailableException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
 }

@@ -21,7 +21,7 @@ public sealed class Fp16ConverterTests : IDisposable
     public async Task Fp16Stages_KeepFloatInterfaces_AndStayCloseToFp32()
     {
         var manifest = ManifestLoader.LoadFolder(_fp16.Path);
-        Fp16Converter.ConvertFolder(_fp16.Path, manifest.Stages.Select(s => s.File));
+        Fp16Converter.ConvertFolder(_fp16.Path, manifest);
 
         var stage1 = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(_fp16.Path, "stage1.onnx")));
         Assert.All(stage1.Graph.Initializer, t => Assert.Equal(10, t.DataType));
