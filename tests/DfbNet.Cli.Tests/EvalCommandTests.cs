@@ -95,6 +95,20 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Bench_WithGivenExitRatios_TimesEveryExitPath_EvenOverAsFewImagesAsExits()
+    {
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--limit", "10", "--timing-images", "3", "--preset", "balanced", "--exit-ratios", "80.03,9.48,9.19,1.30");
+        Assert.True(code == 0, output);
+        var given = output.Split('\n').Single(l => l.StartsWith("Given exit ratios", StringComparison.Ordinal));
+        var paths = Columns(given[(given.IndexOf("exit 1..3", StringComparison.Ordinal) + "exit 1..3".Length)..], "");
+        Assert.All(paths, p => Assert.True(p > 0, given));
+
+        (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--limit", "10", "--timing-images", "2", "--exit-ratios", "80.03,9.48,9.19,1.30");
+        Assert.Equal(2, code);
+        Assert.Contains("it needs at least 3 timing images, not 2", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Eval_UnknownPreset_SaysWhichPresetsExist()
     {
         var (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--preset", "turbo");

@@ -54,7 +54,7 @@ internal static class CalibrateCommand
                 {
                     // Multiply-adds miss what a stage costs beyond them (a run's fixed overhead, narrow layers that use the
                     // cores poorly, the cache a stage switch cools); the gain users see is in time, so time is the cost.
-                    var count = Math.Clamp(parse.GetValue(timingImages), 1, held.Count);
+                    var count = Math.Clamp(parse.GetValue(timingImages), runner.Engine.ExitCount, held.Count);
                     Console.WriteLine($"Timing each exit's path at batch 1 over {count} validation images...");
                     var inputs = runner.Preprocess(held, 0, count);
                     var paths = await runner.TimeExitPathsAsync(inputs, count, cancellationToken);

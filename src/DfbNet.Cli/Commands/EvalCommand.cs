@@ -77,6 +77,12 @@ internal static class EvalCommand
             }
 
             var timingCount = parse.GetValue(timing) is var t && t > 0 ? Math.Min(t, test.Count) : test.Count;
+            if (ratios is not null && timingCount < runner.Engine.ExitCount)
+            {
+                Console.Error.WriteLine($"dfbnet eval: --exit-ratios times each of the {runner.Engine.ExitCount} exit paths: it needs at least {runner.Engine.ExitCount} timing images, not {timingCount}.");
+                return 2;
+            }
+
             var report = await TableReport.RunAsync(runner, test, sets, timingCount, ratios, cancellationToken);
             Console.Write(report);
             return 0;

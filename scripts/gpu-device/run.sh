@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs on the lent GPU machine (see stage.sh, which prints the calls). Files carried in .device/ are kept in
+# ~/dfbnet-gpu between calls (it lasts while the machine stays warm).
+#   run.sh stash     keep this call's .device/ files
+#   run.sh bench     keep them, assemble the CLI and its CUDA provider, and write the benchmark to $OUT
+# SMOKE=1 runs the same steps on the CPU provider with a few images (a check of this script on any machine).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+keep=$HOME/dfbnet-gpu
+mkdir -p "$keep"
+[ -d .device ] && cp -v .device/* "$keep"/
+ls -l "$keep"
+[ "${1:-stash}" = "stash" ] && exit 0
+
+out=${OUT:-$keep/out}
+mkdir -p "$out"
+cd "$keep"
+[ -d cli ] || xz -dc cli.tar.xz | tar -xf -
+[ -d models ] || xz -dc paper-models.tar.xz | tar -xf -
+mkdir -p data/cifar-10
+[ -f data/cifar-10/test_batch.bin ] || xz -dc test-2000.bin.xz > data/cifar-10/test_batch.bin
+if [ ! -f cli/libonnxruntime_providers_cuda.so ]; then
+  cat cuda.part-* | xz -dc > cli/libonnxruntime_providers_cuda.so
+  echo "$(cat cuda.sha256)  cli/libonnxruntime_providers_cuda.so" | sha256sum -c -
+fi
+
+# The CUDA 13 and cuDNN 9 libraries of the machine's PyTorch install.
+nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null || true)
+if [ -n "$nvidia" ]; then
+  LD_LIBRARY_PATH=$(find "$nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:):${LD_LIBRARY_PATH:-}
+  export LD_LIBRARY_PATH
+else
+  echo "no PyTorch nvidia libraries found: the CUDA provider will not load"
+fi
+repo=$(cd - >/dev/null && pwd)
+
+{
+  date -u +"date: %Y-%m-%d %H:%M UTC"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /' || echo "gpu: none"
+  nvidia-smi | grep -o 'CUDA Version: [0-9.]*' | sed 's/^/driver /' || true
+  python3 -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null || true
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+} | tee "$out/machine.txt"
+
+bench() { # name, then dfbnet bench arguments
+  local name=$1; shift
+  echo "== $name: dfbnet bench $*" | tee -a "$out/bench.txt"
+  timeout 150 cli/dfbnet bench "$@" 2>&1 | grep -v '^\s*$' | tee -a "$out/bench.txt" || echo "(exit $?)" | tee -a "$out/bench.txt"
+}
+
+# Only CUDA: were it to fall back to the CPU, the paper model would take hours.
+if [ "${SMOKE:-0}" = 1 ]; then
+  edge=(--model "$repo/models/default" --data data --providers cpu --limit 100 --timing-images 50)
+  paper=(--data data --providers cpu --limit 4 --timing-images 4 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
+else
+  edge=(--model "$repo/models/default" --data data --providers cuda --timing-images 2000)
+  paper=(--data data --providers cuda --limit 500 --timing-images 1000 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
+fi
+bench "edge, CUDA" "${edge[@]}"
+bench "edge, CUDA graphs" "${edge[@]}" --cuda-graphs
+bench "paper fp32, CUDA" --model models/paper-zero "${paper[@]}"
+bench "paper fp32, CUDA graphs" --model models/paper-zero "${paper[@]}" --cuda-graphs
+bench "paper fp16, CUDA graphs" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs
+bench "paper fp32, CUDA graphs, again (run-to-run spread)" --model models/paper-zero "${paper[@]}" --cuda-graphs
