@@ -30,7 +30,16 @@ public sealed class CudaMemory : IDeviceMemory
         ArgumentOutOfRangeException.ThrowIfLessThan(floats, 1);
         lock (ProcessGate)
         {
-            CudaRuntime.Check(CudaRuntime.SetDevice(DeviceId), "cudaSetDevice");
+            try
+            {
+                CudaRuntime.Check(CudaRuntime.SetDevice(DeviceId), "cudaSetDevice");
+            }
+            catch (DllNotFoundException ex)
+            {
+                // Allocation comes first in every use, so this is where a missing runtime shows.
+                throw new DeviceMemoryException("Captured graphs need the CUDA 13 runtime (libcudart.so.13) on the library path: " + ex.Message, ex);
+            }
+
             CudaRuntime.Check(CudaRuntime.Malloc(out var pointer, (nuint)floats * sizeof(float)), "cudaMalloc");
             return new DeviceBuffer(this, pointer, floats);
         }

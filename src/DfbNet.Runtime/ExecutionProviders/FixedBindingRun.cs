@@ -111,6 +111,9 @@ public sealed class FixedBindingRun : IDisposable
             // The copy must land before the replay reads it: the replay runs on ONNX Runtime's own stream.
             _memory.Synchronize();
             _session.Run(runOptions, _binding);
+
+            // A replay ends with its stream synchronised; the regular runs before the capture need not.
+            _memory.Synchronize();
             if (_feature is not null)
             {
                 _memory.Copy(feature!, _feature);

@@ -134,6 +134,14 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.False(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
     }
 
+    [SkippableFact]
+    public void CudaMemory_WithoutTheCudaRuntime_SaysWhatIsMissing()
+    {
+        Skip.If(System.Runtime.InteropServices.NativeLibrary.TryLoad("libcudart.so.13", out _), "the CUDA runtime is installed here");
+        var ex = Assert.Throws<DeviceMemoryException>(() => new CudaMemory(0).Allocate(4));
+        Assert.Contains("libcudart.so.13", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void DeviceBuffers_GoBackToTheirPool_AndAreFreedOnce()
     {
