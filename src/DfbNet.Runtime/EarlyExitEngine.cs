@@ -158,6 +158,7 @@ public sealed class EarlyExitEngine : IDisposable
 
             var engine = new EarlyExitEngine(name, folder, manifest, [.. stages], options, logger);
             engine.Warmup(options.WarmupRuns);
+            RuntimeMetrics.Track(engine);
             if (logger.IsEnabled(LogLevel.Information))
             {
                 RuntimeLog.ModelLoaded(logger, name, stages.Count, engine.ExecutionProvider, engine.DescribeEstimates());
@@ -336,6 +337,7 @@ public sealed class EarlyExitEngine : IDisposable
         }
 
         _disposed = true;
+        RuntimeMetrics.Untrack(engine: this);
         foreach (var stage in _stages)
         {
             stage.Dispose();

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using DfbNet.Core;
 
@@ -28,6 +29,9 @@ public static class RuntimeMetrics
         _ => "error",
     })];
 
+    // Engines loaded and not yet disposed, observed at collection time: nothing on the hot path.
+    private static readonly ConcurrentDictionary<EarlyExitEngine, byte> LiveEngines = new();
+
     private static readonly string[] NumberTags = [.. Enumerable.Range(0, 33).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     /// <summary>Moves of a stage's traffic between execution providers (breaker opened or closed), tagged stage, from, to.</summary>
@@ -44,6 +48,13 @@ public static class RuntimeMetrics
 
     /// <summary>One stage run, tagged model, stage and the provider that ran it.</summary>
     public static Histogram<double> StageDuration { get; } = Meter.CreateHistogram("dfbnet.stage.duration", unit: "s", description: "Time of one stage run, by model, stage and execution provider", tags: null, advice: LatencyBuckets);
+
+    /// <summary>Frames being processed now, tagged model (observed when metrics are collected).</summary>
+    public static ObservableGauge<int> FramesInFlight { get; } = Meter.CreateObservableGauge("dfbnet.frames.in_flight", ObserveFramesInFlight, unit: "{frame}", description: "Frames being processed, by model");
+
+    internal static void Track(EarlyExitEngine engine) => LiveEngines.TryAdd(engine, 0);
+
+    internal static void Untrack(EarlyExitEngine engine) => LiveEngines.TryRemove(engine, out _);
 
     internal static void RecordStage(string model, int stage, string provider, TimeSpan elapsed)
     {
@@ -65,6 +76,9 @@ public static class RuntimeMetrics
             FrameDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
         }
     }
+
+    private static IEnumerable<Measurement<int>> ObserveFramesInFlight() =>
+        LiveEngines.Keys.Select(e => new Measurement<int>(e.InFlightFrames, new KeyValuePair<string, object?>("model", e.Name)));
 
     private static string Number(int value) => (uint)value < (uint)NumberTags.Length ? NumberTags[value] : value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

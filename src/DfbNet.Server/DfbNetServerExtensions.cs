@@ -1,4 +1,5 @@
 using DfbNet.Runtime;
+using DfbNet.Server.Internal;
 using DfbNet.Server.Services;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -43,12 +44,14 @@ public static class DfbNetServerExtensions
         return endpoints;
     }
 
-    /// <summary>Collects the runtime's instruments (frames, exits, stage and frame latency, provider switches) with ASP.NET
+    /// <summary>Collects the runtime's instruments (frames, exits, frames in flight, stage and frame latency, provider
+    /// switches) and the server's (open streams, their queued frames) with ASP.NET
     /// Core's and the .NET runtime's, for a Prometheus scrape (<see cref="MapDfbNetMetrics"/>).</summary>
     public static IServiceCollection AddDfbNetMetrics(this IServiceCollection services)
     {
+        ServerMetrics.EnsureCreated();
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(RuntimeMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
+            .AddMeter(RuntimeMetrics.MeterName, ServerMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
         return services;
     }

@@ -63,6 +63,7 @@ internal sealed class StreamSession
             FullMode = BoundedChannelFullMode.Wait,
         });
 
+        using var tracked = ServerMetrics.TrackStream(() => frames.Reader.Count);
         var reader = ReadFramesAsync(first, settings, frames.Writer, cts);
         var workers = RunWorkersAsync(settings, frames.Reader, events.Writer, token);
         try
