@@ -28,8 +28,8 @@ public sealed record DfbNetConfig
     /// <summary>N of the main branch.</summary>
     public required int Blocks { get; init; }
 
-    /// <summary>k of the main branch.</summary>
-    public required int Widen { get; init; }
+    /// <summary>k of the main branch: Table 1's widths 16k, 32k, 64k, 128k. Unused where <see cref="MainWidths"/> is set.</summary>
+    public int Widen { get; init; } = 1;
 
     /// <summary>
     /// Widths of the main branch's Conv2_x..Conv5_x where they differ from Table 1's 16k, 32k, 64k, 128k (null: Table 1).
@@ -65,9 +65,9 @@ public sealed record DfbNetConfig
     public string Describe()
     {
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        var widths = MainWidths is null ? "" : $" widths {string.Join("/", MainWidths)}";
+        var widths = MainWidths is null ? string.Create(inv, $"-k{Widen}") : $" widths {string.Join("/", MainWidths)}";
         var branches = string.Join(", ", Branches.Select(b => string.Create(inv, $"N{b.Blocks}k{b.Widen} after Conv{b.AfterGroup + 2}_x block {b.AfterBlock}")));
-        return string.Create(inv, $"main WRN-{(8 * Blocks) + 2}-N{Blocks}-k{Widen}{widths}, branches {branches}; {TestSize}x{TestSize} input");
+        return string.Create(inv, $"main WRN-{(8 * Blocks) + 2}-N{Blocks}{widths}, branches {branches}; {TestSize}x{TestSize} input");
     }
 
     /// <summary>The paper's network: WRN-50-N6-k6 with branches N2k2 (after Conv2_x block 1) and N4k4 (after Conv3_x block 2).</summary>
@@ -99,7 +99,6 @@ public sealed record DfbNetConfig
     {
         Name = "edge",
         Blocks = 2,
-        Widen = 2,
         MainWidths = [16, 48, 128, 256],
         Branches = [new BranchSpec(0, 1, 1, 0.5), new BranchSpec(1, 2, 1, 1)],
         Classes = classes,
