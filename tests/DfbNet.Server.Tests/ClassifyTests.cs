@@ -115,6 +115,7 @@ public sealed class ClassifyTests : IAsyncLifetime
         Assert.Equal([1, 2, 3], info.Exits.Select(e => e.Exit));
         Assert.All(info.Exits, e => Assert.True(e.LatencyEstimate.ToTimeSpan() > TimeSpan.Zero));
         Assert.All(info.Exits, e => Assert.Equal("CPU", e.ExecutionProvider));
+        Assert.All(info.Exits, e => Assert.False(e.CapturesGraph));
         Assert.Equal("balanced", info.DefaultPreset);
         Assert.Equal([0.9f, 0.9f, 0f], info.Presets.Single(p => p.Name == "balanced").Values);
         Assert.Equal(["second", "tiny"], info.ServedModels.Order());

@@ -71,4 +71,16 @@ public sealed class StartupTests : IDisposable
         Assert.Equal("CPU", engine.ExecutionProvider);
         await app.StopAsync();
     }
+
+    [Fact]
+    public async Task CudaGraphs_OnAMachineWithoutGpu_ServesOnCpuWithoutCapture()
+    {
+        await using var app = TestServer.Build(_root, "--DfbNet:ExecutionProviders=tensorrt,cuda,cpu", "--DfbNet:CudaGraphs=true");
+        await app.StartAsync();
+        var registry = app.Services.GetService(typeof(ModelRegistry)) as ModelRegistry;
+        Assert.True(registry!.TryGet(null, out var engine));
+        Assert.Equal("CPU", engine.ExecutionProvider);
+        Assert.False(engine.CapturesGraphs);
+        await app.StopAsync();
+    }
 }

@@ -359,6 +359,7 @@ function toModelInfo(raw: Raw): ModelInfo {
       flops: Number(e.flops),
       parameters: Number(e.parameters),
       executionProvider: e.executionProvider,
+      capturesGraph: Boolean(e.capturesGraph),
       latencyEstimateMs: toMs(e.latencyEstimate),
       ...(e.accuracy !== undefined && e.accuracy !== null ? { accuracy: e.accuracy } : {}),
     })),

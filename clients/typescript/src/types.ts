@@ -55,6 +55,8 @@ export interface ExitInfo {
   flops: number;
   parameters: number;
   executionProvider: string;
+  /** True when the stage replays a captured CUDA graph. */
+  capturesGraph: boolean;
   latencyEstimateMs: number;
   accuracy?: number;
 }

@@ -28,6 +28,7 @@ describe('DfbNetClient against a real server', () => {
     assert.equal(info.classes[3], 'cat');
     assert.equal(info.defaultMode, 'first-exit');
     assert.ok(info.exits.every((e) => e.latencyEstimateMs > 0));
+    assert.ok(info.exits.every((e) => e.capturesGraph === false));
     assert.deepEqual(info.presets.map((p) => p.name).sort(), ['accurate', 'balanced', 'fast']);
   });
 

@@ -81,6 +81,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
                 Flops = stage.Spec.Flops,
                 Parameters = stage.Spec.Parameters,
                 ExecutionProvider = stage.Provider,
+                CapturesGraph = stage.CapturesGraph,
                 LatencyEstimate = Duration.FromTimeSpan(engine.Latency.Estimate(stage.Index)),
             };
             if (manifest.Accuracy?.Exits is { } acc)
