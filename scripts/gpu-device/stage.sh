@@ -46,4 +46,4 @@ for p in $parts; do
   [ "$p" = "$last" ] && continue
   echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/$p'])"
 done
-echo "  run(command='scripts/gpu-device/run.sh bench', carry=['.device/$last'], timeout_s=540)"
+echo "  run(command='scripts/gpu-device/run.sh bench', carry=['.device/$last'], timeout_s=480)"

@@ -68,6 +68,10 @@ public sealed class DfbNetServerOptions
     /// features stay on the GPU in fixed buffers). Off by default: turn it on where a GPU benchmark shows it pays.</summary>
     public bool CudaGraphs { get; set; }
 
+    /// <summary>ONNX Runtime CUDA provider options added to or overriding DfbNet's (for example
+    /// <c>DfbNet:CudaProviderOptions:prefer_nhwc=1</c>); an unknown key makes the CUDA provider fail to load, logged.</summary>
+    public Dictionary<string, string> CudaProviderOptions { get; set; } = [];
+
     /// <summary>Keep features on the device between stages (IOBinding). Unset: on for GPU providers, off on the CPU.</summary>
     public bool? UseIoBinding { get; set; }
 

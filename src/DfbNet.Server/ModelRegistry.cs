@@ -26,6 +26,7 @@ public sealed class ModelRegistry : IDisposable
                 TensorRtEngineCachePath = string.IsNullOrWhiteSpace(settings.TensorRtEngineCache) ? null : Path.GetFullPath(settings.TensorRtEngineCache),
                 TensorRtFp16 = settings.TensorRtFp16,
                 CudaGraphs = settings.CudaGraphs,
+                CudaProviderOptions = settings.CudaProviderOptions,
             });
         }
         catch (ArgumentException ex)

@@ -111,6 +111,18 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Bench_CudaOption_MustBeKeyEqualsValue()
+    {
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--limit", "10", "--timing-images", "5", "--providers", "cuda,cpu", "--cuda-option", "prefer_nhwc=1", "--cuda-option", "nonsense");
+        Assert.Equal(2, code);
+        Assert.Contains("--cuda-option 'nonsense' is not key=value", output, StringComparison.Ordinal);
+
+        (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--limit", "10", "--timing-images", "5", "--providers", "cuda,cpu", "--cuda-option", "prefer_nhwc=1", "--preset", "balanced");
+        Assert.True(code == 0, output);
+        Assert.Contains("ONNX Runtime CPU", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Eval_UnknownPreset_SaysWhichPresetsExist()
     {
         var (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--preset", "turbo");

@@ -73,10 +73,12 @@ public sealed class StartupTests : IDisposable
     }
 
     [Fact]
-    public async Task CudaGraphs_OnAMachineWithoutGpu_ServesOnCpuWithoutCapture()
+    public async Task CudaGraphsAndProviderOptions_OnAMachineWithoutGpu_ServeOnCpuWithoutCapture()
     {
-        await using var app = TestServer.Build(_root, "--DfbNet:ExecutionProviders=tensorrt,cuda,cpu", "--DfbNet:CudaGraphs=true");
+        await using var app = TestServer.Build(_root, "--DfbNet:ExecutionProviders=tensorrt,cuda,cpu", "--DfbNet:CudaGraphs=true", "--DfbNet:CudaProviderOptions:prefer_nhwc=1");
         await app.StartAsync();
+        var options = (Microsoft.Extensions.Options.IOptions<DfbNetServerOptions>)app.Services.GetService(typeof(Microsoft.Extensions.Options.IOptions<DfbNetServerOptions>))!;
+        Assert.Equal("1", options.Value.CudaProviderOptions["prefer_nhwc"]);
         var registry = app.Services.GetService(typeof(ModelRegistry)) as ModelRegistry;
         Assert.True(registry!.TryGet(null, out var engine));
         Assert.Equal("CPU", engine.ExecutionProvider);

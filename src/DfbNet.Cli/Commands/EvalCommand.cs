@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using DfbNet.Cli.Evaluation;
 using DfbNet.Core;
+using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Training.Data;
 using DfbNet.Training.Evaluation;
 
@@ -24,10 +25,11 @@ internal static class EvalCommand
             Description = "Percent of images leaving at exits 1..M and by fusion, comma separated (the paper's CIFAR-10 default: 80.03,9.48,9.19,1.30): also print the mean time per image those ratios give with this model's measured exit paths, for a model whose own exits are untrained.",
         };
         var providers = new Option<string>("--providers") { Description = "Execution providers to try, in order (tensorrt,cuda,cpu); the active one is reported.", DefaultValueFactory = _ => "cpu" };
+        var cudaOptions = new Option<string[]>("--cuda-option") { Description = "An ONNX Runtime CUDA provider option, key=value (for example prefer_nhwc=1); repeatable.", AllowMultipleArgumentsPerToken = false };
         var cudaGraphs = new Option<bool>("--cuda-graphs") { Description = "Capture each stage (and the main branch alone) as a CUDA graph and time its replays (CUDA and TensorRT providers)." };
         var command = new Command("eval", "Error, batch-1 latency (mean, p50, p99), gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
         {
-            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios, cudaGraphs,
+            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios, cudaGraphs, cudaOptions,
         };
         command.Aliases.Add("bench");
         command.SetAction(async (parse, cancellationToken) =>
@@ -38,7 +40,20 @@ internal static class EvalCommand
                 test = test.Take(n);
             }
 
-            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads), parse.GetValue(providers)!, parse.GetValue(cudaGraphs));
+            var cudaSettings = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var option in parse.GetValue(cudaOptions) ?? [])
+            {
+                var equals = option.IndexOf('=', StringComparison.Ordinal);
+                if (equals <= 0 || equals == option.Length - 1)
+                {
+                    Console.Error.WriteLine($"dfbnet eval: --cuda-option '{option}' is not key=value.");
+                    return 2;
+                }
+
+                cudaSettings[option[..equals].Trim()] = option[(equals + 1)..].Trim();
+            }
+
+            using var runner = new OrtModelRunner(parse.GetValue(model)!.FullName, parse.GetValue(threads), ExecutionProviderChain.Parse(parse.GetValue(providers)!, new ExecutionProviderSettings { CudaGraphs = parse.GetValue(cudaGraphs), CudaProviderOptions = cudaSettings }));
             var manifest = runner.Engine.Manifest;
             var sets = new List<(string Name, float[] Values)>();
             if (parse.GetValue(thresholds) is { } text)

@@ -28,13 +28,15 @@ internal sealed class OrtModelRunner : IDisposable
     /// <param name="modelFolder">The model.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
     /// <param name="providers">The provider chain, e.g. <c>cuda,cpu</c>.</param>
-    /// <param name="cudaGraphs">Capture the stages and the main branch alone as CUDA graphs (GPU providers).</param>
-    public OrtModelRunner(string modelFolder, int threads, string providers = "cpu", bool cudaGraphs = false)
-        : this(modelFolder, threads, ExecutionProviderChain.Parse(providers, new ExecutionProviderSettings { CudaGraphs = cudaGraphs }))
+    public OrtModelRunner(string modelFolder, int threads, string providers = "cpu")
+        : this(modelFolder, threads, ExecutionProviderChain.Parse(providers))
     {
     }
 
-    internal OrtModelRunner(string modelFolder, int threads, ExecutionProviderChain chain)
+    /// <param name="modelFolder">The model.</param>
+    /// <param name="threads">ONNX Runtime intra-op threads.</param>
+    /// <param name="chain">The providers; with graph capture on, the stages and the main branch alone are captured.</param>
+    public OrtModelRunner(string modelFolder, int threads, ExecutionProviderChain chain)
     {
         var options = new EngineOptions { Providers = chain, IntraOpThreads = threads, WarmupRuns = 3 };
         _engine = EarlyExitEngine.Load(modelFolder, options);

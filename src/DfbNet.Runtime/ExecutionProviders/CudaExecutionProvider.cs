@@ -9,10 +9,13 @@ public sealed class CudaExecutionProvider : IExecutionProvider
     /// <param name="deviceId">The GPU.</param>
     /// <param name="captureGraphs">Capture each stage as a CUDA graph on its first runs and replay it after (batch 1 on a
     /// GPU is bound by kernel launches; a replay launches the whole stage at once).</param>
-    public CudaExecutionProvider(int deviceId = 0, bool captureGraphs = false)
+    /// <param name="extraOptions">ONNX Runtime CUDA provider options to add or override (for example
+    /// <c>prefer_nhwc=1</c>); an unknown key makes the provider fail to load, which the chain logs.</param>
+    public CudaExecutionProvider(int deviceId = 0, bool captureGraphs = false, IReadOnlyDictionary<string, string>? extraOptions = null)
     {
         DeviceId = deviceId;
         CapturesGraphs = captureGraphs;
+        ExtraOptions = extraOptions ?? new Dictionary<string, string>();
     }
 
     public string Name => "CUDA";
@@ -21,15 +24,30 @@ public sealed class CudaExecutionProvider : IExecutionProvider
 
     public bool CapturesGraphs { get; }
 
-    /// <summary>The provider options this provider is appended with.</summary>
-    public IReadOnlyDictionary<string, string> ProviderOptions => new Dictionary<string, string>
-    {
-        ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
-        ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-        ["enable_cuda_graph"] = CapturesGraphs ? "1" : "0",
-    };
+    /// <summary>Options added to or overriding the defaults.</summary>
+    public IReadOnlyDictionary<string, string> ExtraOptions { get; }
 
-    public IExecutionProvider WithoutGraphCapture() => CapturesGraphs ? new CudaExecutionProvider(DeviceId) : this;
+    /// <summary>The provider options this provider is appended with.</summary>
+    public IReadOnlyDictionary<string, string> ProviderOptions
+    {
+        get
+        {
+            var options = new Dictionary<string, string>
+            {
+                ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
+                ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+                ["enable_cuda_graph"] = CapturesGraphs ? "1" : "0",
+            };
+            foreach (var (key, value) in ExtraOptions)
+            {
+                options[key] = value;
+            }
+
+            return options;
+        }
+    }
+
+    public IExecutionProvider WithoutGraphCapture() => CapturesGraphs ? new CudaExecutionProvider(DeviceId, false, ExtraOptions) : this;
 
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {

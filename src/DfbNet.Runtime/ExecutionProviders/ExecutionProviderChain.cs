@@ -41,7 +41,7 @@ public sealed class ExecutionProviderChain
             providers.Add(name.ToLowerInvariant() switch
             {
                 "tensorrt" or "trt" => new TensorRtExecutionProvider(settings.DeviceId, settings.TensorRtEngineCachePath, settings.TensorRtFp16, settings.CudaGraphs),
-                "cuda" => new CudaExecutionProvider(settings.DeviceId, settings.CudaGraphs),
+                "cuda" => new CudaExecutionProvider(settings.DeviceId, settings.CudaGraphs, settings.CudaProviderOptions),
                 "cpu" => new CpuExecutionProvider(),
                 _ => throw new ArgumentException($"Unknown execution provider '{name}' in '{names}'; known: tensorrt, cuda, cpu."),
             });
@@ -112,4 +112,7 @@ public sealed class ExecutionProviderSettings
 
     /// <summary>Capture each stage as a CUDA graph and replay it (CUDA and TensorRT providers).</summary>
     public bool CudaGraphs { get; set; }
+
+    /// <summary>ONNX Runtime CUDA provider options added to or overriding the defaults (for example <c>prefer_nhwc</c>).</summary>
+    public IReadOnlyDictionary<string, string>? CudaProviderOptions { get; set; }
 }

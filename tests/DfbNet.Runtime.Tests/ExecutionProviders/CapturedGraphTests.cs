@@ -137,6 +137,23 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.False(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
     }
 
+    [Fact]
+    public void CudaProviderOptions_AddToAndOverrideTheDefaults_AndSurviveTurningCaptureOff()
+    {
+        var chain = ExecutionProviderChain.Parse("cuda", new ExecutionProviderSettings
+        {
+            CudaGraphs = true,
+            CudaProviderOptions = new Dictionary<string, string> { ["prefer_nhwc"] = "1", ["cudnn_conv_algo_search"] = "HEURISTIC" },
+        });
+        foreach (var provider in new[] { chain.Providers[0], chain.WithoutGraphCapture().Providers[0] })
+        {
+            var options = ((CudaExecutionProvider)provider).ProviderOptions;
+            Assert.Equal("1", options["prefer_nhwc"]);
+            Assert.Equal("HEURISTIC", options["cudnn_conv_algo_search"]);
+            Assert.Equal("0", options["device_id"]);
+        }
+    }
+
     [SkippableFact]
     public void CudaMemory_WithoutTheCudaRuntime_SaysWhatIsMissing()
     {
