@@ -46,13 +46,18 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
                 };
                 if (EngineCachePath is not null)
                 {
-                    Directory.CreateDirectory(EngineCachePath);
                     settings["trt_engine_cache_enable"] = "1";
                     settings["trt_engine_cache_path"] = EngineCachePath;
                 }
 
                 trt.UpdateOptions(settings);
                 options.AppendExecutionProvider_Tensorrt(trt);
+
+                // Only once TensorRT is in use: a machine without it gets no empty cache folder.
+                if (EngineCachePath is not null)
+                {
+                    Directory.CreateDirectory(EngineCachePath);
+                }
             },
             out reason);
     }

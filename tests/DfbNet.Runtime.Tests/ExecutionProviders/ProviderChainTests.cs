@@ -28,6 +28,16 @@ public sealed class ProviderChainTests : IDisposable
         Assert.Contains(logger.Entries, e => e.Id.Id == 108 && e.Message.Contains("runs on CPU", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void UnavailableTensorRt_LeavesNoEngineCacheFolderBehind()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), "dfbnet-trt-" + Guid.NewGuid().ToString("N"));
+        var chain = ExecutionProviderChain.Parse("tensorrt,cpu", new ExecutionProviderSettings { TensorRtEngineCachePath = cache });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = chain, WarmupRuns = 0 });
+        Assert.Equal("CPU", engine.ExecutionProvider);
+        Assert.False(Directory.Exists(cache));
+    }
+
     [Theory]
     [InlineData("cpu", new[] { "CPU" })]
     [InlineData(" CUDA , cpu", new[] { "CUDA", "CPU" })]
