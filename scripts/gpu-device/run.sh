@@ -12,15 +12,22 @@ mkdir -p "$keep"
 ls -l "$keep"
 [ "${1:-stash}" = "stash" ] && exit 0
 
+# xz -dc, or Python's lzma where the machine has no xz.
+unxz_to_stdout() {
+  if command -v xz >/dev/null 2>&1; then xz -dc "$@"; else python3 -c 'import lzma, shutil, sys
+for f in sys.argv[1:]:
+    with lzma.open(f) as src: shutil.copyfileobj(src, sys.stdout.buffer)' "$@"; fi
+}
+
 out=${OUT:-$keep/out}
 mkdir -p "$out"
 cd "$keep"
-[ -d cli ] || xz -dc cli.tar.xz | tar -xf -
-[ -d models ] || xz -dc paper-models.tar.xz | tar -xf -
+[ -d cli ] || unxz_to_stdout cli.tar.xz | tar -xf -
+[ -d models ] || unxz_to_stdout paper-models.tar.xz | tar -xf -
 mkdir -p data/cifar-10
-[ -f data/cifar-10/test_batch.bin ] || xz -dc test-2000.bin.xz > data/cifar-10/test_batch.bin
+[ -f data/cifar-10/test_batch.bin ] || unxz_to_stdout test-2000.bin.xz > data/cifar-10/test_batch.bin
 if [ ! -f cli/libonnxruntime_providers_cuda.so ]; then
-  cat cuda.part-* | xz -dc > cli/libonnxruntime_providers_cuda.so
+  cat cuda.part-* > cuda.xz && unxz_to_stdout cuda.xz > cli/libonnxruntime_providers_cuda.so && rm cuda.xz
   echo "$(cat cuda.sha256)  cli/libonnxruntime_providers_cuda.so" | sha256sum -c -
 fi
 
