@@ -27,15 +27,11 @@ public sealed class EngineOptions
     /// <summary>The clock for latencies, budgets and the breaker; tests pass a fake one.</summary>
     public TimeProvider Clock { get; set; } = TimeProvider.System;
 
-    /// <summary>A copy of these options with another provider chain.</summary>
-    public EngineOptions WithProviders(ExecutionProviderChain providers) => new()
+    /// <summary>A copy of these options with another provider chain (every other setting as it is, new ones too).</summary>
+    public EngineOptions WithProviders(ExecutionProviderChain providers)
     {
-        Providers = providers,
-        IntraOpThreads = IntraOpThreads,
-        WarmupRuns = WarmupRuns,
-        MaxImagePixels = MaxImagePixels,
-        UseIoBinding = UseIoBinding,
-        Breaker = Breaker,
-        Clock = Clock,
-    };
+        var copy = (EngineOptions)MemberwiseClone();
+        copy.Providers = providers;
+        return copy;
+    }
 }
