@@ -245,7 +245,11 @@ public sealed class EarlyExitEngine : IDisposable
                 yield break;
             }
 
-            Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
+            if (!request.IsWarmup)
+            {
+                Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
+            }
+
 
             if (UsesIoBinding)
             {
@@ -263,7 +267,7 @@ public sealed class EarlyExitEngine : IDisposable
                 var onHost = !UsesIoBinding && !CapturesGraphs;
                 var feature = stage.HasFeature && onHost ? pool.Rent(stage.FeatureLength) : null;
                 var stageStart = _clock.GetTimestamp();
-                var failure = RunStage(stage, request.FrameId, current, logits, feature, ref tensors, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
+                var failure = RunStage(stage, request, current, logits, feature, ref tensors, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
                 inference += _clock.GetElapsedTime(stageStart);
 
                 // The host input is spent once stage 1 ran, whatever carries the feature on.
@@ -315,7 +319,11 @@ public sealed class EarlyExitEngine : IDisposable
             pool.Return(logits);
             ReturnRunOptions(runOptions);
             Interlocked.Decrement(ref _inFlight);
-            if (final is not null)
+            if (request.IsWarmup)
+            {
+                // Not a client's frame.
+            }
+            else if (final is not null)
             {
                 Interlocked.Increment(ref _completed);
                 var total = _clock.GetElapsedTime(request.ReceivedTimestamp);
@@ -325,6 +333,25 @@ public sealed class EarlyExitEngine : IDisposable
             else
             {
                 Interlocked.Increment(ref _cancelled);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="frames"/> synthetic frames through the whole frame path (decoding, preprocessing, every
+    /// stage, fusion, the events), so that the first client frame does not pay one-off costs (JIT compilation and first
+    /// use of the decoder: several ordinary frames' time). They are counted nowhere (statistics, metrics, latency
+    /// estimates).
+    /// </summary>
+    public async Task WarmUpFramesAsync(int frames = 2, CancellationToken cancellationToken = default)
+    {
+        var policy = new ExitPolicy([.. Enumerable.Repeat(1f, ExitCount)]);
+        var image = ImageSource.Encoded(SyntheticImage.Png(_preprocessor.Width, _preprocessor.Height));
+        for (var i = 0; i < frames; i++)
+        {
+            var request = new FrameRequest("warm-up", image, policy, InferenceMode.Full, null, _clock.GetTimestamp()) { IsWarmup = true };
+            await foreach (var _ in ClassifyAsync(request, cancellationToken).ConfigureAwait(false))
+            {
             }
         }
     }
@@ -377,7 +404,7 @@ public sealed class EarlyExitEngine : IDisposable
     /// <summary>Runs one stage: into host buffers; over an IOBinding that replaces <c>tensors.Bound</c> with the stage's
     /// feature; or through the stage's captured graph, which replaces <c>tensors.Device</c>. Returns an error event on
     /// failure.</summary>
-    private ExitEvent? RunStage(StageRunner stage, string frameId, float[] input, float[] logits, float[]? feature, ref FrameTensors tensors, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
+    private ExitEvent? RunStage(StageRunner stage, FrameRequest request, float[] input, float[] logits, float[]? feature, ref FrameTensors tensors, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
     {
         var start = _clock.GetTimestamp();
         try
@@ -415,14 +442,18 @@ public sealed class EarlyExitEngine : IDisposable
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or DeviceMemoryException)
         {
-            RuntimeLog.FrameFailed(_logger, ex, frameId, stage.Index + 1);
-            return FrameEvaluation.Failed(frameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
+            RuntimeLog.FrameFailed(_logger, ex, request.FrameId, stage.Index + 1);
+            return FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
         }
 
-        var stageTime = _clock.GetElapsedTime(start);
-        Latency.Record(stage.Index, stageTime);
-        Statistics.RecordStage();
-        RuntimeMetrics.RecordStage(Name, stage.Index + 1, stage.Provider, stageTime);
+        if (!request.IsWarmup)
+        {
+            var stageTime = _clock.GetElapsedTime(start);
+            Latency.Record(stage.Index, stageTime);
+            Statistics.RecordStage();
+            RuntimeMetrics.RecordStage(Name, stage.Index + 1, stage.Provider, stageTime);
+        }
+
         return null;
     }
 

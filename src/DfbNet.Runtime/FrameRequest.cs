@@ -10,4 +10,8 @@ namespace DfbNet.Runtime;
 /// <param name="Mode">First-exit, refine or full.</param>
 /// <param name="Budget">Latency budget from <paramref name="ReceivedTimestamp"/>; null for none.</param>
 /// <param name="ReceivedTimestamp">When the frame arrived, from the engine's clock.</param>
-public sealed record FrameRequest(string FrameId, ImageSource Image, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, long ReceivedTimestamp);
+public sealed record FrameRequest(string FrameId, ImageSource Image, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, long ReceivedTimestamp)
+{
+    /// <summary>A start-up frame of the engine's own: counted nowhere (statistics, metrics, latency estimates).</summary>
+    internal bool IsWarmup { get; init; }
+}

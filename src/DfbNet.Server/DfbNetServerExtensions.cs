@@ -62,11 +62,14 @@ public static class DfbNetServerExtensions
 
     private sealed class ModelLoader(ModelRegistry registry) : IHostedService
     {
-        public Task StartAsync(CancellationToken cancellationToken)
+        public async Task StartAsync(CancellationToken cancellationToken)
         {
-            // Resolving the registry (constructor argument) has loaded the models.
-            _ = registry.Names;
-            return Task.CompletedTask;
+            // Resolving the registry (constructor argument) has loaded the models; a few frames through each warm the
+            // managed frame path too, before the server takes calls.
+            foreach (var name in registry.Names)
+            {
+                await registry.GetOrThrow(name).WarmUpFramesAsync(cancellationToken: cancellationToken);
+            }
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

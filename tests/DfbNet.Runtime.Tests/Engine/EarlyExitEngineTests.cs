@@ -37,6 +37,29 @@ public sealed class EarlyExitEngineTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task WarmUpFrames_RunTheWholeFramePath_AndAreCountedNowhere()
+    {
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { IntraOpThreads = 1, WarmupRuns = 1 });
+        var samples = Enumerable.Range(0, 3).Select(engine.Latency.SampleCount).ToArray();
+        await engine.WarmUpFramesAsync(2);
+
+        Assert.Equal(0, engine.FramesCompleted);
+        Assert.Equal(0, engine.FramesCancelled);
+        Assert.Equal(0, engine.InFlightFrames);
+        var stats = engine.Statistics.Snapshot();
+        Assert.Equal((0, 0, 0, 0L), (stats.SuccessCount, stats.InputCount, stats.InferCount, stats.StageExecutions));
+        Assert.Equal(samples, Enumerable.Range(0, 3).Select(engine.Latency.SampleCount));
+
+        // A client's frame after them is counted as before.
+        await foreach (var _ in engine.ClassifyAsync(new FrameRequest("f", ImageSource.Raw(CifarSlice.Hwc(0), 32, 32), engine.DefaultPolicy, InferenceMode.Full, null, 0)))
+        {
+        }
+
+        Assert.Equal(1, engine.FramesCompleted);
+        Assert.Equal(1, engine.Statistics.Snapshot().SuccessCount);
+    }
+
     /// <summary>Runs every stage by hand with ONNX Runtime and applies Algorithm 1 to compare with the engine.</summary>
     [Theory]
     [InlineData(0.5f, 0.5f, 0.0f)]
