@@ -250,7 +250,6 @@ public sealed class EarlyExitEngine : IDisposable
                 Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
             }
 
-
             if (UsesIoBinding)
             {
                 // Stage 1's input goes in from the host; every later feature stays where its stage's provider keeps it.
