@@ -87,17 +87,7 @@ public sealed class FrameEvaluation
 
         IsComplete = true;
         var fused = Prediction.From(MeanOfSum());
-        budgetCut = new ExitEvent
-        {
-            FrameId = FrameId,
-            Exit = 0,
-            Kind = ExitKind.BudgetCut,
-            Prediction = fused,
-            RunningFusion = fused,
-            ExitsComputed = ExitsComputed,
-            IsFinal = true,
-            ServerTime = elapsed,
-        };
+        budgetCut = FinalFusion(ExitKind.BudgetCut, fused, elapsed);
         return false;
     }
 
@@ -168,19 +158,22 @@ public sealed class FrameEvaluation
         {
             // No exit fired (first-exit), or refine/full ran them all: the answer is the mean over all M exits.
             IsComplete = true;
-            events.Add(new ExitEvent
-            {
-                FrameId = FrameId,
-                Exit = 0,
-                Kind = ExitKind.Fused,
-                Prediction = running,
-                RunningFusion = running,
-                ExitsComputed = NextStage,
-                IsFinal = true,
-                ServerTime = time,
-            });
+            events.Add(FinalFusion(ExitKind.Fused, running, time));
         }
     }
+
+    /// <summary>The final event of a frame answered by the fusion of the exits computed (all M, or those before a budget cut).</summary>
+    private ExitEvent FinalFusion(ExitKind kind, Prediction fused, TimeSpan time) => new()
+    {
+        FrameId = FrameId,
+        Exit = 0,
+        Kind = kind,
+        Prediction = fused,
+        RunningFusion = fused,
+        ExitsComputed = ExitsComputed,
+        IsFinal = true,
+        ServerTime = time,
+    };
 
     /// <summary>An event that fails a frame.</summary>
     public static ExitEvent Failed(string frameId, FrameErrorCode code, string message, TimeSpan serverTime, int exitsComputed = 0) => new()
