@@ -47,6 +47,8 @@ repo=$(cd - >/dev/null && pwd)
   nvidia-smi | grep -o 'CUDA Version: [0-9.]*' | sed 's/^/driver /' || true
   python3 -c 'import torch; print("pytorch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null || true
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+  # What the CUDA provider would not find: the first thing to read when it fails to load.
+  echo "libraries the CUDA provider lacks: $(ldd cli/libonnxruntime_providers_cuda.so | grep 'not found' | awk '{print $1}' | paste -sd' ' || true)"
 } | tee "$out/machine.txt"
 
 bench() { # name, then dfbnet bench arguments
