@@ -25,6 +25,14 @@ export interface DfbNetClientOptions {
   timeoutMs?: number;
   /** Frames of a stream sent and not yet answered at most (default 32); the stream waits for answers beyond it. */
   maxFramesInFlight?: number;
+  /** Reconnections of a stream whose call broke with UNAVAILABLE (a server restart, a dropped network), in a row: the
+   * count restarts with each event received (default 5; 0 turns reconnection off). Each reconnection resends the frames
+   * that have no final event yet, so that every frame still ends with exactly one final event. */
+  maxStreamReconnects?: number;
+  /** Wait before the first reconnection in ms (default 100); each further one in a row doubles it, with jitter. */
+  retryDelayMs?: number;
+  /** The longest wait before a reconnection in ms (default 2000). */
+  maxRetryDelayMs?: number;
 }
 
 /** A frame of a stream. */
@@ -43,6 +51,8 @@ export interface StreamEvent {
   event: ExitEvent;
   /** Client time from sending the frame to this event, in milliseconds. */
   roundTripMs: number;
+  /** True when the frame was sent again on a new call after the previous one broke: its events start again at exit 1. */
+  resent: boolean;
 }
 
 const protoPath = fileURLToPath(new URL('../proto/dfbnet/v1/dfbnet.proto', import.meta.url));
@@ -100,92 +110,145 @@ export class DfbNetClient {
   /**
    * Streams frames and yields every exit event the moment it arrives, with its frame. Each frame's events come in exit
    * order and end with one final event; the iteration ends when the source has ended and every frame is answered.
+   * A call that breaks with UNAVAILABLE is reopened (see `maxStreamReconnects`) and the unanswered frames are resent.
    * Breaking out of the loop cancels the call.
    */
   async *stream(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal } = options;
     signal?.throwIfAborted();
-    const call = this.client.classifyStream(this.metadata(options), this.callOptions(options)) as grpc.ClientDuplexStream<Raw, Raw>;
-    const events = new EventQueue<Raw>();
-    call.on('data', (raw: Raw) => events.push(raw));
-    call.on('error', (error: Error) => events.fail(error));
-    call.on('end', () => events.end());
-
+    const timeout = options.timeoutMs ?? this.options.timeoutMs;
+    const deadline = timeout !== undefined ? Date.now() + timeout : undefined;
     const window = this.options.maxFramesInFlight ?? 32;
-    const pending = new Map<string, { frame: InputFrame & { id: string }; sentAt: number }>();
+    const maxReconnects = this.options.maxStreamReconnects ?? 5;
+    const source = new FrameSource(frames);
+    const pending = new Map<string, PendingFrame>();
+    let sequence = 0;
+    let failures = 0;
+    let generation = 0;
+    let stopped = false;
     let freed: (() => void) | undefined;
-    let writerError: unknown;
-    let done = false;
-    const onAbort = () => call.cancel();
+    let call: grpc.ClientDuplexStream<Raw, Raw> | undefined;
+    let writer: Promise<void> = Promise.resolve();
+    const wake = () => {
+      const resolve = freed;
+      freed = undefined;
+      resolve?.();
+    };
+    const onAbort = () => call?.cancel();
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const writer = (async () => {
-      call.write({ options: this.streamOptions(options) });
-      let sequence = 0;
-      for await (const frame of frames) {
-        if (done) {
-          return;
+    try {
+      while (true) {
+        const attempt = ++generation;
+        const current = () => attempt === generation && !stopped;
+        const active = this.client.classifyStream(this.metadata(options), deadline !== undefined ? { deadline: new Date(deadline) } : {}) as grpc.ClientDuplexStream<Raw, Raw>;
+        call = active;
+        const events = new EventQueue<Raw>();
+        let callBroken = false;
+        active.on('data', (raw: Raw) => events.push(raw));
+        active.on('error', (error: Error) => {
+          callBroken = true;
+          events.fail(error);
+        });
+        active.on('end', () => events.end());
+
+        // A writer per call: the options, the frames still unanswered, then new frames while the window allows.
+        let fatal: unknown;
+        writer = (async () => {
+          active.write({ options: this.streamOptions(options) });
+          for (const entry of pending.values()) {
+            entry.resent = true;
+            entry.sentAt = performance.now();
+            if (!active.write({ frame: entry.wire })) {
+              await once(active, 'drain');
+            }
+          }
+          while (current()) {
+            while (pending.size >= window) {
+              await new Promise<void>((resolve) => (freed = resolve));
+              if (!current()) {
+                return;
+              }
+            }
+            const frame = await source.next(current);
+            if (!current()) {
+              return;
+            }
+            if (frame === undefined) {
+              active.end();
+              return;
+            }
+            const id = frame.id ? frame.id : String(sequence);
+            sequence++;
+            if (pending.has(id)) {
+              throw new RangeError(`Frame id '${id}' is already in flight; ids must be unique among the frames not yet answered.`);
+            }
+            const wire: Raw = { frameId: id, image: frame.image.wire };
+            if (frame.budgetMs !== undefined) {
+              wire.budget = toDuration(frame.budgetMs);
+            }
+            pending.set(id, { frame: { ...frame, id }, wire, sentAt: performance.now(), resent: false });
+            if (!active.write({ frame: wire })) {
+              await once(active, 'drain');
+            }
+          }
+        })().catch((error: unknown) => {
+          // A write that failed because the call broke is the reader's to handle; anything else ends the stream.
+          if (!callBroken && current()) {
+            fatal = error;
+            active.cancel();
+          }
+        });
+
+        let broken: grpc.ServiceError | undefined;
+        try {
+          for await (const raw of events) {
+            failures = 0;
+            const event = toExitEvent(raw);
+            const entry = pending.get(event.frameId);
+            if (!entry) {
+              continue;
+            }
+            if (event.final) {
+              pending.delete(event.frameId);
+              wake();
+            }
+            yield { frame: entry.frame, event, roundTripMs: performance.now() - entry.sentAt, resent: entry.resent };
+          }
+        } catch (error) {
+          broken = error as grpc.ServiceError;
         }
-        while (pending.size >= window) {
-          await new Promise<void>((resolve) => (freed = resolve));
-          if (done) {
+
+        // This call is over: its writer stops.
+        generation++;
+        wake();
+        await writer;
+        if (fatal !== undefined) {
+          throw fatal;
+        }
+        if (signal?.aborted) {
+          throw signal.reason;
+        }
+        if (broken === undefined) {
+          if (source.exhausted && pending.size === 0) {
             return;
           }
+          broken = Object.assign(new Error(`The server ended the stream with ${pending.size} frames unanswered.`), { code: grpc.status.UNAVAILABLE, details: '', metadata: new grpc.Metadata() });
         }
-        const id = frame.id ? frame.id : String(sequence);
-        sequence++;
-        if (pending.has(id)) {
-          throw new RangeError(`Frame id '${id}' is already in flight; ids must be unique among the frames not yet answered.`);
+        const delay = backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, failures);
+        if (broken.code !== grpc.status.UNAVAILABLE || failures >= maxReconnects || (deadline !== undefined && Date.now() + delay >= deadline)) {
+          throw broken;
         }
-        const tracked = { ...frame, id };
-        pending.set(id, { frame: tracked, sentAt: performance.now() });
-        const wire: Raw = { frameId: id, image: frame.image.wire };
-        if (frame.budgetMs !== undefined) {
-          wire.budget = toDuration(frame.budgetMs);
-        }
-        if (!call.write({ frame: wire })) {
-          await once(call, 'drain');
-        }
+        failures++;
+        await sleep(delay, signal);
       }
-      call.end();
-    })().catch((error: unknown) => {
-      if (!done) {
-        writerError = error;
-        call.cancel();
-      }
-    });
-
-    try {
-      for await (const raw of events) {
-        const event = toExitEvent(raw);
-        const entry = pending.get(event.frameId);
-        if (!entry) {
-          continue;
-        }
-        if (event.final) {
-          pending.delete(event.frameId);
-          freed?.();
-          freed = undefined;
-        }
-        yield { frame: entry.frame, event, roundTripMs: performance.now() - entry.sentAt };
-      }
-      if (writerError !== undefined) {
-        throw writerError;
-      }
-    } catch (error) {
-      if (writerError !== undefined) {
-        throw writerError;
-      }
-      if (signal?.aborted) {
-        throw signal.reason;
-      }
-      throw error;
     } finally {
-      done = true;
-      freed?.();
+      stopped = true;
+      wake();
       signal?.removeEventListener('abort', onAbort);
-      call.cancel();
+      call?.cancel();
       await writer;
+      source.close();
     }
   }
 
@@ -253,6 +316,92 @@ export class DfbNetClient {
     }
     return result;
   }
+}
+
+/** A frame sent on the current call and not answered yet: what a reconnection resends. */
+interface PendingFrame {
+  frame: InputFrame & { id: string };
+  wire: Raw;
+  sentAt: number;
+  resent: boolean;
+}
+
+/**
+ * The caller's frames, pulled one at a time by whichever call's writer is current. A frame pulled for a writer whose
+ * call broke meanwhile is kept for the next writer, so that no frame is lost or sent twice across a reconnection.
+ */
+class FrameSource {
+  private readonly iterator: AsyncIterator<InputFrame> | Iterator<InputFrame>;
+  private readonly carried: InputFrame[] = [];
+  private pulling: Promise<void> | undefined;
+  private done = false;
+
+  constructor(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>) {
+    this.iterator = Symbol.asyncIterator in frames ? (frames as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (frames as Iterable<InputFrame>)[Symbol.iterator]();
+  }
+
+  /** True once the source has ended and every frame it gave is taken. */
+  get exhausted(): boolean {
+    return this.done && this.carried.length === 0;
+  }
+
+  /** The next frame, or undefined at the end (or when the asking writer is no longer current). */
+  async next(current: () => boolean): Promise<InputFrame | undefined> {
+    while (this.pulling) {
+      await this.pulling;
+    }
+    if (this.carried.length > 0) {
+      return this.carried.shift();
+    }
+    if (this.done) {
+      return undefined;
+    }
+    let release!: () => void;
+    this.pulling = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const result = await this.iterator.next();
+      if (result.done) {
+        this.done = true;
+        return undefined;
+      }
+      if (!current()) {
+        this.carried.push(result.value);
+        return undefined;
+      }
+      return result.value;
+    } finally {
+      this.pulling = undefined;
+      release();
+    }
+  }
+
+  /** Lets a generator source run its cleanup; errors there are the source's own. */
+  close(): void {
+    if (!this.done) {
+      this.done = true;
+      void Promise.resolve(this.iterator.return?.()).catch(() => {});
+    }
+  }
+}
+
+/** The wait before reconnection `retry` (0-based): between half and all of `first` doubled `retry` times, at most `max`. */
+function backoffDelay(first: number, max: number, retry: number): number {
+  const bound = Math.min(max, first * 2 ** Math.min(retry, 30));
+  return bound * (0.5 + Math.random() * 0.5);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** An unbounded hand-over from grpc-js events to an async iterator (the server's events are small and the consumer

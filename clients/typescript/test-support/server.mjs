@@ -29,57 +29,76 @@ async function freePort() {
   return port;
 }
 
-/** Starts a server; resolves once it answers GetModelInfo. */
+/** Starts a server; resolves once it answers GetModelInfo. `restart()` kills it (as a crash would) and starts it again
+ * on the same address; `stop()` ends it and removes its model folder. */
 export async function startServer() {
   const root = mkdtempSync(join(tmpdir(), 'dfbnet-ts-'));
   execFileSync('dotnet', [builtDll('DFBNET_CLI_DLL', 'DfbNet.Cli', 'dfbnet.dll'), 'synth', '--out', join(root, 'default')], { stdio: 'pipe' });
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
-  const child = spawn('dotnet', [
-    builtDll('DFBNET_SERVER_DLL', 'DfbNet.Server', 'dfbnet-server.dll'),
-    '--urls', `http://${address}`,
-    `--DfbNet:ModelRoot=${root}`,
-    '--DfbNet:WarmupRuns=1',
-    '--DfbNet:IntraOpThreads=1',
-    '--Logging:LogLevel:Default=Warning',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let child;
+  let exited;
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise((resolve) => child.once('exit', resolve));
 
-  const stop = async () => {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
+  const launch = async () => {
+    output = '';
+    child = spawn('dotnet', [
+      builtDll('DFBNET_SERVER_DLL', 'DfbNet.Server', 'dfbnet-server.dll'),
+      '--urls', `http://${address}`,
+      `--DfbNet:ModelRoot=${root}`,
+      '--DfbNet:WarmupRuns=1',
+      '--DfbNet:IntraOpThreads=1',
+      '--Logging:LogLevel:Default=Warning',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    exited = new Promise((resolve) => child.once('exit', resolve));
+    const probe = new DfbNetClient({ address });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (true) {
+        if (child.exitCode !== null) {
+          throw new Error(`the server exited with ${child.exitCode}: ${output}`);
+        }
+        try {
+          await probe.getModelInfo(undefined, { timeoutMs: 1000 });
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) {
+            throw new Error(`the server did not answer within 60 s: ${error}\n${output}`);
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+    } finally {
+      probe.close();
+    }
+  };
+
+  const kill = async (signal) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill(signal);
       await exited;
     }
+  };
+
+  const stop = async () => {
+    await kill('SIGTERM');
     rmSync(root, { recursive: true, force: true });
   };
 
-  const probe = new DfbNetClient({ address });
+  const restart = async () => {
+    await kill('SIGKILL');
+    await launch();
+  };
+
   try {
-    const deadline = Date.now() + 60_000;
-    while (true) {
-      if (child.exitCode !== null) {
-        throw new Error(`the server exited with ${child.exitCode}: ${output}`);
-      }
-      try {
-        await probe.getModelInfo(undefined, { timeoutMs: 1000 });
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) {
-          throw new Error(`the server did not answer within 60 s: ${error}\n${output}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
+    await launch();
   } catch (error) {
     await stop();
     throw error;
-  } finally {
-    probe.close();
   }
-  return { address, root, stop };
+  return { address, root, stop, restart };
 }
 
 const cifar = readFileSync(join(repoRoot, 'tests', 'data', 'cifar10-test-200.bin'));

@@ -157,3 +157,73 @@ describe('DfbNetClient against a real server', () => {
     }, /'same' is already in flight/);
   });
 });
+
+describe('stream reconnection', () => {
+  let server;
+
+  before(async () => {
+    server = await startServer();
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('stream: the server restarts mid-stream; unanswered frames are resent and each frame ends once', async () => {
+    // Generous reconnections: a server process starts in a second or two, longer on a loaded machine.
+    const client = new DfbNetClient({ address: server.address, maxStreamReconnects: 60, retryDelayMs: 100, maxRetryDelayMs: 300, maxFramesInFlight: 4 });
+    const large = Buffer.alloc(512 * 512 * 3);
+    for (let i = 0; i < large.length; i++) large[i] = (i * 31) % 251;
+    const count = 40;
+    function* frames() {
+      for (let i = 0; i < count; i++) yield { id: `f${i}`, image: ImageInput.fromRgb(large, 512, 512) };
+    }
+    const events = [];
+    let restart;
+    try {
+      for await (const e of client.stream(frames(), { mode: 'full' })) {
+        events.push(e);
+        if (!restart && events.filter((x) => x.event.final).length === 10) {
+          // Mid-stream, with frames in flight: the server dies and comes back on the same address.
+          restart = server.restart();
+        }
+      }
+    } finally {
+      client.close();
+    }
+    assert.ok(restart, 'the server was restarted');
+    await restart;
+
+    const finals = events.filter((e) => e.event.final);
+    assert.deepEqual(finals.map((e) => e.frame.id).sort(), Array.from({ length: count }, (_, i) => `f${i}`).sort());
+    assert.ok(events.every((e) => e.frame.id === e.event.frameId));
+    assert.ok(finals.every((e) => e.event.kind === 'FUSED'));
+    assert.ok(finals.some((e) => e.resent), 'frames in flight at the break were resent');
+    assert.ok(finals.slice(0, 10).every((e) => !e.resent));
+    for (const id of new Set(events.map((e) => e.frame.id))) {
+      // The answer that ended the frame (the original or the resend's) ran exits 1, 2, 3 and fusion in order.
+      const own = events.filter((e) => e.frame.id === id);
+      const last = own[own.length - 1].resent;
+      assert.deepEqual(own.filter((e) => e.resent === last).map((e) => e.event.exit), [1, 2, 3, 0], id);
+    }
+  });
+
+  test('stream: with the server gone, the stream fails with UNAVAILABLE after its reconnections', async () => {
+    const gone = await startServer();
+    const address = gone.address;
+    await gone.stop();
+    const client = new DfbNetClient({ address, maxStreamReconnects: 2, retryDelayMs: 50, maxRetryDelayMs: 100 });
+    const started = performance.now();
+    try {
+      await assert.rejects(async () => {
+        for await (const _ of client.stream([{ id: 'a', image: ImageInput.fromRgb(cifarRgb(0), 32, 32) }])) {
+          // nothing arrives
+        }
+      }, (error) => error.code === status.UNAVAILABLE);
+    } finally {
+      client.close();
+    }
+    assert.ok(performance.now() - started < 10_000);
+  });
+});
+
