@@ -25,13 +25,16 @@ export interface DfbNetClientOptions {
   timeoutMs?: number;
   /** Frames of a stream sent and not yet answered at most (default 32); the stream waits for answers beyond it. */
   maxFramesInFlight?: number;
+  /** Retries of a unary call (classify, getModelInfo) that failed with UNAVAILABLE, within its deadline (default 3; 0
+   * turns them off). */
+  maxRetries?: number;
   /** Reconnections of a stream whose call broke with UNAVAILABLE (a server restart, a dropped network), in a row: the
    * count restarts with each event received (default 5; 0 turns reconnection off). Each reconnection resends the frames
    * that have no final event yet, so that every frame still ends with exactly one final event. */
   maxStreamReconnects?: number;
-  /** Wait before the first reconnection in ms (default 100); each further one in a row doubles it, with jitter. */
+  /** Wait before the first retry or reconnection in ms (default 100); each further one in a row doubles it, with jitter. */
   retryDelayMs?: number;
-  /** The longest wait before a reconnection in ms (default 2000). */
+  /** The longest wait before a retry or reconnection in ms (default 2000). */
   maxRetryDelayMs?: number;
 }
 
@@ -235,7 +238,7 @@ export class DfbNetClient {
           }
           broken = Object.assign(new Error(`The server ended the stream with ${pending.size} frames unanswered.`), { code: grpc.status.UNAVAILABLE, details: '', metadata: new grpc.Metadata() });
         }
-        const delay = backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, failures);
+        const delay = this.backoff(failures);
         if (broken.code !== grpc.status.UNAVAILABLE || failures >= maxReconnects || (deadline !== undefined && Date.now() + delay >= deadline)) {
           throw broken;
         }
@@ -257,7 +260,31 @@ export class DfbNetClient {
     this.client.close();
   }
 
-  private unary<T>(method: string, request: object, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'>): Promise<T> {
+  /** One unary call, retried after UNAVAILABLE (the server restarting, a dropped connection) while retries and the
+   * deadline allow; the deadline covers the retries. */
+  private async unary<T>(method: string, request: object, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'>): Promise<T> {
+    const timeout = options.timeoutMs ?? this.options.timeoutMs;
+    const deadline = timeout !== undefined ? Date.now() + timeout : undefined;
+    const maxRetries = this.options.maxRetries ?? 3;
+    for (let retry = 0; ; retry++) {
+      try {
+        return await this.unaryOnce<T>(method, request, options, deadline);
+      } catch (error) {
+        const delay = this.backoff(retry);
+        const transient = (error as grpc.ServiceError).code === grpc.status.UNAVAILABLE && !options.signal?.aborted;
+        if (!transient || retry >= maxRetries || (deadline !== undefined && Date.now() + delay >= deadline)) {
+          throw error;
+        }
+        await sleep(delay, options.signal);
+      }
+    }
+  }
+
+  private backoff(retry: number): number {
+    return backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, retry);
+  }
+
+  private unaryOnce<T>(method: string, request: object, options: Pick<RequestOptions, 'signal' | 'metadata'>, deadline: number | undefined): Promise<T> {
     const { signal } = options;
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) {
@@ -265,7 +292,7 @@ export class DfbNetClient {
         return;
       }
       const onAbort = () => call.cancel();
-      const call = this.client[method](request, this.metadata(options), this.callOptions(options), (error: grpc.ServiceError | null, response: T) => {
+      const call = this.client[method](request, this.metadata(options), deadline !== undefined ? { deadline: new Date(deadline) } : {}, (error: grpc.ServiceError | null, response: T) => {
         signal?.removeEventListener('abort', onAbort);
         if (error) {
           reject(signal?.aborted ? signal.reason : error);
@@ -290,11 +317,6 @@ export class DfbNetClient {
       metadata.set(key, value);
     }
     return metadata;
-  }
-
-  private callOptions(options: Pick<RequestOptions, 'timeoutMs'>): grpc.CallOptions {
-    const timeout = options.timeoutMs ?? this.options.timeoutMs;
-    return timeout !== undefined ? { deadline: new Date(Date.now() + timeout) } : {};
   }
 
   private streamOptions(options: RequestOptions): Raw {

@@ -158,7 +158,7 @@ describe('DfbNetClient against a real server', () => {
   });
 });
 
-describe('stream reconnection', () => {
+describe('retries and reconnection', () => {
   let server;
 
   before(async () => {
@@ -208,20 +208,37 @@ describe('stream reconnection', () => {
     }
   });
 
-  test('stream: with the server gone, the stream fails with UNAVAILABLE after its reconnections', async () => {
+  test('classify: retried across a server restart, it is answered', async () => {
+    const client = new DfbNetClient({ address: server.address, maxRetries: 60, retryDelayMs: 100, maxRetryDelayMs: 300 });
+    try {
+      const restart = server.restart();
+      const result = await client.classify(ImageInput.fromRgb(cifarRgb(1), 32, 32));
+      await restart;
+      assert.equal(result.answer.final, true);
+    } finally {
+      client.close();
+    }
+  });
+
+  test('with the server gone, classify and streams fail with UNAVAILABLE after their retries', async () => {
     const gone = await startServer();
     const address = gone.address;
     await gone.stop();
-    const client = new DfbNetClient({ address, maxStreamReconnects: 2, retryDelayMs: 50, maxRetryDelayMs: 100 });
+    const image = ImageInput.fromRgb(cifarRgb(0), 32, 32);
+    const client = new DfbNetClient({ address, maxRetries: 2, maxStreamReconnects: 2, retryDelayMs: 50, maxRetryDelayMs: 100 });
+    const once = new DfbNetClient({ address, maxRetries: 0 });
     const started = performance.now();
     try {
+      await assert.rejects(client.classify(image), (error) => error.code === status.UNAVAILABLE);
+      await assert.rejects(once.classify(image), (error) => error.code === status.UNAVAILABLE);
       await assert.rejects(async () => {
-        for await (const _ of client.stream([{ id: 'a', image: ImageInput.fromRgb(cifarRgb(0), 32, 32) }])) {
+        for await (const _ of client.stream([{ id: 'a', image }])) {
           // nothing arrives
         }
       }, (error) => error.code === status.UNAVAILABLE);
     } finally {
       client.close();
+      once.close();
     }
     assert.ok(performance.now() - started < 10_000);
   });
