@@ -357,6 +357,7 @@ class FrameSource {
   private readonly carried: InputFrame[] = [];
   private pulling: Promise<void> | undefined;
   private done = false;
+  private failure: { error: unknown } | undefined;
 
   constructor(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>) {
     this.iterator = Symbol.asyncIterator in frames ? (frames as AsyncIterable<InputFrame>)[Symbol.asyncIterator]() : (frames as Iterable<InputFrame>)[Symbol.iterator]();
@@ -375,13 +376,23 @@ class FrameSource {
     if (this.carried.length > 0) {
       return this.carried.shift();
     }
+    if (this.failure) {
+      // The source failed while its frame was being pulled for a call that broke meanwhile: the next call sees it.
+      throw this.failure.error;
+    }
     if (this.done) {
       return undefined;
     }
     let release!: () => void;
     this.pulling = new Promise<void>((resolve) => (release = resolve));
     try {
-      const result = await this.iterator.next();
+      let result: IteratorResult<InputFrame>;
+      try {
+        result = await this.iterator.next();
+      } catch (error) {
+        this.failure = { error };
+        throw error;
+      }
       if (result.done) {
         this.done = true;
         return undefined;

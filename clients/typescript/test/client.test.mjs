@@ -148,6 +148,19 @@ describe('DfbNetClient against a real server', () => {
     assert.ok(seen > 0);
   });
 
+  test('stream: a source that throws ends the stream with its error', async () => {
+    async function* unplugged() {
+      yield { id: 'u0', image: ImageInput.fromRgb(cifarRgb(0), 32, 32) };
+      yield { id: 'u1', image: ImageInput.fromRgb(cifarRgb(1), 32, 32) };
+      throw new Error('camera unplugged');
+    }
+    await assert.rejects(async () => {
+      for await (const _ of client.stream(unplugged())) {
+        // consume
+      }
+    }, /camera unplugged/);
+  });
+
   test('stream: two frames in flight with the same id fail the stream', async () => {
     const image = ImageInput.fromRgb(cifarRgb(0), 32, 32);
     await assert.rejects(async () => {
