@@ -119,8 +119,7 @@ export class DfbNetClient {
   async *stream(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal } = options;
     signal?.throwIfAborted();
-    const timeout = options.timeoutMs ?? this.options.timeoutMs;
-    const deadline = timeout !== undefined ? Date.now() + timeout : undefined;
+    const deadline = this.deadline(options);
     const window = this.options.maxFramesInFlight ?? 32;
     const maxReconnects = this.options.maxStreamReconnects ?? 5;
     const source = new FrameSource(frames);
@@ -144,7 +143,7 @@ export class DfbNetClient {
       while (true) {
         const attempt = ++generation;
         const current = () => attempt === generation && !stopped;
-        const active = this.client.classifyStream(this.metadata(options), deadline !== undefined ? { deadline: new Date(deadline) } : {}) as grpc.ClientDuplexStream<Raw, Raw>;
+        const active = this.client.classifyStream(this.metadata(options), callOptions(deadline)) as grpc.ClientDuplexStream<Raw, Raw>;
         call = active;
         const events = new EventQueue<Raw>();
         let callBroken = false;
@@ -238,8 +237,8 @@ export class DfbNetClient {
           }
           broken = Object.assign(new Error(`The server ended the stream with ${pending.size} frames unanswered.`), { code: grpc.status.UNAVAILABLE, details: '', metadata: new grpc.Metadata() });
         }
-        const delay = this.backoff(failures);
-        if (broken.code !== grpc.status.UNAVAILABLE || failures >= maxReconnects || (deadline !== undefined && Date.now() + delay >= deadline)) {
+        const delay = this.retryDelay(broken, failures, maxReconnects, deadline);
+        if (delay === undefined) {
           throw broken;
         }
         failures++;
@@ -263,16 +262,14 @@ export class DfbNetClient {
   /** One unary call, retried after UNAVAILABLE (the server restarting, a dropped connection) while retries and the
    * deadline allow; the deadline covers the retries. */
   private async unary<T>(method: string, request: object, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'>): Promise<T> {
-    const timeout = options.timeoutMs ?? this.options.timeoutMs;
-    const deadline = timeout !== undefined ? Date.now() + timeout : undefined;
+    const deadline = this.deadline(options);
     const maxRetries = this.options.maxRetries ?? 3;
     for (let retry = 0; ; retry++) {
       try {
         return await this.unaryOnce<T>(method, request, options, deadline);
       } catch (error) {
-        const delay = this.backoff(retry);
-        const transient = (error as grpc.ServiceError).code === grpc.status.UNAVAILABLE && !options.signal?.aborted;
-        if (!transient || retry >= maxRetries || (deadline !== undefined && Date.now() + delay >= deadline)) {
+        const delay = options.signal?.aborted ? undefined : this.retryDelay(error as grpc.ServiceError, retry, maxRetries, deadline);
+        if (delay === undefined) {
           throw error;
         }
         await sleep(delay, options.signal);
@@ -280,8 +277,20 @@ export class DfbNetClient {
     }
   }
 
-  private backoff(retry: number): number {
-    return backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, retry);
+  /** When a call (timeoutMs, else the client's) must end, retries and reconnections included; undefined for never. */
+  private deadline(options: Pick<RequestOptions, 'timeoutMs'>): number | undefined {
+    const timeout = options.timeoutMs ?? this.options.timeoutMs;
+    return timeout !== undefined ? Date.now() + timeout : undefined;
+  }
+
+  /** The wait before retry `retry` (0-based) after `error`; undefined when it must not be retried: not UNAVAILABLE, no
+   * retries left, or the wait would pass the deadline. */
+  private retryDelay(error: grpc.ServiceError, retry: number, maxRetries: number, deadline: number | undefined): number | undefined {
+    const delay = backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, retry);
+    if (error.code !== grpc.status.UNAVAILABLE || retry >= maxRetries || (deadline !== undefined && Date.now() + delay >= deadline)) {
+      return undefined;
+    }
+    return delay;
   }
 
   private unaryOnce<T>(method: string, request: object, options: Pick<RequestOptions, 'signal' | 'metadata'>, deadline: number | undefined): Promise<T> {
@@ -292,7 +301,7 @@ export class DfbNetClient {
         return;
       }
       const onAbort = () => call.cancel();
-      const call = this.client[method](request, this.metadata(options), deadline !== undefined ? { deadline: new Date(deadline) } : {}, (error: grpc.ServiceError | null, response: T) => {
+      const call = this.client[method](request, this.metadata(options), callOptions(deadline), (error: grpc.ServiceError | null, response: T) => {
         signal?.removeEventListener('abort', onAbort);
         if (error) {
           reject(signal?.aborted ? signal.reason : error);
@@ -417,7 +426,11 @@ class FrameSource {
   }
 }
 
-/** The wait before reconnection `retry` (0-based): between half and all of `first` doubled `retry` times, at most `max`. */
+function callOptions(deadline: number | undefined): grpc.CallOptions {
+  return deadline !== undefined ? { deadline: new Date(deadline) } : {};
+}
+
+/** The wait before retry or reconnection `retry` (0-based): between half and all of `first` doubled `retry` times, at most `max`. */
 function backoffDelay(first: number, max: number, retry: number): number {
   const bound = Math.min(max, first * 2 ** Math.min(retry, 30));
   return bound * (0.5 + Math.random() * 0.5);

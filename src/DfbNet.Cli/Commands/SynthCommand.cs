@@ -37,7 +37,7 @@ internal static class SynthCommand
 
                 try
                 {
-                    return Report(folder, Training.Export.UntrainedModelExporter.Export(presetName, folder.FullName, parse.GetValue(zero), parse.GetValue(seed)), parse.GetValue(fp16));
+                    return ConvertAndReport(folder, Training.Export.UntrainedModelExporter.Export(presetName, folder.FullName, parse.GetValue(zero), parse.GetValue(seed)), parse.GetValue(fp16));
                 }
                 catch (ArgumentException ex)
                 {
@@ -81,12 +81,13 @@ internal static class SynthCommand
                 return 2;
             }
 
-            return Report(folder, manifest, parse.GetValue(fp16));
+            return ConvertAndReport(folder, manifest, parse.GetValue(fp16));
         });
         return command;
     }
 
-    private static int Report(DirectoryInfo folder, Core.Manifest.ModelManifest manifest, bool fp16)
+    /// <summary>Converts the written model to float16 when asked, then says what was written.</summary>
+    private static int ConvertAndReport(DirectoryInfo folder, Core.Manifest.ModelManifest manifest, bool fp16)
     {
         if (fp16)
         {

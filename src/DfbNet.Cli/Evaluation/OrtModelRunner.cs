@@ -197,30 +197,32 @@ internal sealed class OrtModelRunner : IDisposable
         string[] inputNames = [MainBranchComposer.InputName];
         string[] outputNames = [MainBranchComposer.LogitsName];
         long[] shape = [1, 3, pre.Height, pre.Width];
+        void Run(int image)
+        {
+            if (_mainGraph is not null)
+            {
+                _mainGraph.Run(inputs.AsSpan(image * length, length), null, logits, null, _runOptions);
+                return;
+            }
+
+            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(image * length, length), shape);
+            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits.AsMemory(), [1, Classes]);
+            _main.Run(_runOptions, inputNames, [input], outputNames, [output]);
+        }
+
         if (_mainGraph is not null)
         {
-            // The first runs capture the graph: they are not samples.
+            // The first runs of a captured main branch capture the graph: they are not samples.
             for (var i = 0; i < 3; i++)
             {
-                _mainGraph.Run(inputs.AsSpan(0, length), null, logits, null, _runOptions);
+                Run(0);
             }
-
-            for (var i = 0; i < count; i++)
-            {
-                var start = Stopwatch.GetTimestamp();
-                _mainGraph.Run(inputs.AsSpan(i * length, length), null, logits, null, _runOptions);
-                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
-
-            return new LatencySample(times);
         }
 
         for (var i = 0; i < count; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(i * length, length), shape);
-            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits.AsMemory(), [1, Classes]);
-            _main.Run(_runOptions, inputNames, [input], outputNames, [output]);
+            Run(i);
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 

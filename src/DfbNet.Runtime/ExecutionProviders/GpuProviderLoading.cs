@@ -21,6 +21,10 @@ internal static class GpuProviderLoading
         }
     }
 
+    /// <summary>A session of a GPU provider: features kept on the GPU, and its fixed buffers there when it captures graphs.</summary>
+    public static StageSession CreateSession(string provider, int deviceId, bool capturesGraphs, string modelPath, SessionOptions options) =>
+        new(new InferenceSession(modelPath, options), provider, DeviceMemory(deviceId), capturesGraphs ? new CudaMemory(deviceId) : null);
+
     /// <summary>CUDA device memory of a GPU.</summary>
     public static OrtMemoryInfo DeviceMemory(int deviceId) =>
         new(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, deviceId, OrtMemType.Default);

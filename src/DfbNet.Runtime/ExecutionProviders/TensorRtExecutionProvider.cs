@@ -65,5 +65,5 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
     public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
 
     public StageSession CreateSession(string modelPath, SessionOptions options) =>
-        new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo(), CapturesGraphs ? new CudaMemory(DeviceId) : null);
+        GpuProviderLoading.CreateSession(Name, DeviceId, CapturesGraphs, modelPath, options);
 }
