@@ -195,11 +195,7 @@ public sealed class Trainer
         random.manual_seed(options.Seed);
         var model = new DfbNetModel(options.Model);
         model.CopyMainBranchFrom(baseline);
-        random.manual_seed(EpochSeed(options.Seed, TrainingPhase.Joint, -1));
-        foreach (var head in model.Heads.Take(model.ExitCount - 1))
-        {
-            DfbNetModel.Initialize(head);
-        }
+        InitializeSideBranches(model, options.Seed);
 
         options = options with
         {
@@ -226,6 +222,17 @@ public sealed class Trainer
         return (checkpoint, model);
     }
 
+    /// <summary>Side branches start the joint phase from He initialisation (the paper's [16]), seeded so that a resume
+    /// or a run from another's baseline redoes the same.</summary>
+    private static void InitializeSideBranches(DfbNetModel model, int seed)
+    {
+        random.manual_seed(EpochSeed(seed, TrainingPhase.Joint, -1));
+        foreach (var head in model.Heads.Take(model.ExitCount - 1))
+        {
+            DfbNetModel.Initialize(head);
+        }
+    }
+
     private static bool SameMainBranch(DfbNetConfig a, DfbNetConfig b) =>
         a.Blocks == b.Blocks && a.Classes == b.Classes && a.Dropout == b.Dropout
         && Enumerable.Range(0, 4).All(g => a.MainWidth(g) == b.MainWidth(g))
@@ -243,12 +250,7 @@ public sealed class Trainer
                 _log($"Baseline done: main branch test error {100 * (1 - acc):F2}% on {test.Count} images");
             }
 
-            // The branches start from He initialisation (the paper's [16]); seeded so that a resume redoes the same.
-            random.manual_seed(EpochSeed(options.Seed, TrainingPhase.Joint, -1));
-            foreach (var head in model.Heads.Take(model.ExitCount - 1))
-            {
-                DfbNetModel.Initialize(head);
-            }
+            InitializeSideBranches(model, options.Seed);
 
             File.Delete(Path.Combine(_outDir, Checkpoint.OptimizerFile));
             checkpoint.Phase = options.JointEpochs > 0 ? TrainingPhase.Joint : TrainingPhase.Done;
