@@ -23,7 +23,8 @@ out=${OUT:-$keep/out}
 mkdir -p "$out"
 cd "$keep"
 [ -d cli ] || unxz_to_stdout cli.tar.xz | tar -xf -
-[ -d models ] || unxz_to_stdout paper-models.tar.xz | tar -xf -
+[ -d models/paper-zero ] || unxz_to_stdout paper-models.tar.xz | tar -xf -
+[ ! -f edge-fp16.tar.xz ] || [ -d models/edge-fp16 ] || unxz_to_stdout edge-fp16.tar.xz | tar -xf -
 mkdir -p data/cifar-10
 [ -f data/cifar-10/test_batch.bin ] || unxz_to_stdout test-2000.bin.xz > data/cifar-10/test_batch.bin
 if [ ! -f cli/libonnxruntime_providers_cuda.so ]; then
@@ -60,18 +61,19 @@ bench() { # name, then dfbnet bench arguments
 # Only CUDA: were it to fall back to the CPU, the paper model would take hours. The paper preset's weights are zero,
 # so its errors mean nothing; its exit paths are weighted by the paper's CIFAR-10 exit ratios.
 if [ "${SMOKE:-0}" = 1 ]; then
-  edge=(--model "$repo/models/default" --data data --providers cpu --limit 100 --timing-images 50)
+  edge=(--data data --providers cpu --limit 100 --timing-images 50)
   paper=(--data data --providers cpu --limit 4 --timing-images 4 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
 else
-  edge=(--model "$repo/models/default" --data data --providers cuda --timing-images 2000)
+  edge=(--data data --providers cuda --timing-images 2000)
   paper=(--data data --providers cuda --limit 500 --timing-images 500 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
 fi
 
 # Most important first: what comes back when the call runs out of time is what was measured until then.
 bench "paper fp32, CUDA graphs" --model models/paper-zero "${paper[@]}" --cuda-graphs
 bench "paper fp32, CUDA" --model models/paper-zero "${paper[@]}"
-bench "edge, CUDA graphs" "${edge[@]}" --cuda-graphs
-bench "edge, CUDA" "${edge[@]}"
+bench "edge, CUDA graphs" --model "$repo/models/default" "${edge[@]}" --cuda-graphs
+bench "edge, CUDA" --model "$repo/models/default" "${edge[@]}"
+[ ! -d models/edge-fp16 ] || bench "edge float16 (the bundled model's checkpoint), CUDA graphs" --model models/edge-fp16 "${edge[@]}" --cuda-graphs
 bench "paper fp16, CUDA graphs" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs
 bench "paper fp16, CUDA graphs, NHWC kernels" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs --cuda-option prefer_nhwc=1
 bench "paper fp32, CUDA graphs, again (run-to-run spread)" --model models/paper-zero "${paper[@]}" --cuda-graphs

@@ -3,7 +3,9 @@
 # per call (the working tree counts too): a self-contained CLI without its CUDA provider, that provider xz-compressed
 # in parts of under 47 MB, the paper preset untrained with zero weights (float32 and float16; 408 MB that compress to
 # under 100 KB), and the first 2,000 CIFAR-10 test images. Writes them to .device/ (git-ignored) and prints the calls.
-#   scripts/gpu-device/stage.sh [SHARED_DATA]     (default ../shared/data)
+# With EDGE_CHECKPOINT (the bundled model's training folder, .data/edge-v4), also that model exported in float16 with
+# the bundled manifest (its thresholds), to time float16 and measure its accuracy on the GPU.
+#   [EDGE_CHECKPOINT=.data/edge-v4] scripts/gpu-device/stage.sh [SHARED_DATA]     (default ../shared/data)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${1:-../shared/data}
@@ -31,6 +33,13 @@ $cli synth --preset paper --zero-weights --out "$out/stage/models/paper-zero" >/
 $cli synth --preset paper --zero-weights --fp16 --out "$out/stage/models/paper-zero-fp16" >/dev/null
 tar -C "$out/stage" -cf - models | xz -6 -T0 > "$out/paper-models.tar.xz"
 
+if [ -n "${EDGE_CHECKPOINT:-}" ]; then
+  echo "[3b/4] the bundled model's checkpoint ($EDGE_CHECKPOINT) in float16, with the bundled manifest"
+  $cli export --checkpoint "$EDGE_CHECKPOINT" --out "$out/stage/models/edge-fp16" --fp16 >/dev/null
+  cp models/default/manifest.json "$out/stage/models/edge-fp16/manifest.json"
+  tar -C "$out/stage" -cf - models/edge-fp16 | xz -6 -T0 > "$out/edge-fp16.tar.xz"
+fi
+
 echo "[4/4] CIFAR-10 test images 1..2000"
 # head stops reading early, so the decompressor ends on SIGPIPE: not an error here.
 (xz -dc "$shared/cifar-10/test_batch.bin.xz" || true) | head -c $((3073 * 2000)) | xz -6 > "$out/test-2000.bin.xz"
@@ -46,4 +55,6 @@ for p in $parts; do
   [ "$p" = "$last" ] && continue
   echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/$p'])"
 done
-echo "  run(command='scripts/gpu-device/run.sh bench', carry=['.device/$last'], timeout_s=480)"
+extra=""
+[ -f "$out/edge-fp16.tar.xz" ] && extra=", '.device/edge-fp16.tar.xz'"
+echo "  run(command='scripts/gpu-device/run.sh bench', carry=['.device/$last'$extra], timeout_s=480)"
