@@ -491,13 +491,9 @@ public sealed class EarlyExitEngine : IDisposable
         }
     }
 
-    /// <summary>Warm-up through the fixed buffers: the first runs of a captured stage are the ones its graph is captured
-    /// from, and they must see the addresses every later run uses.</summary>
+    /// <summary>Warm-up of captured stages (their graphs were captured at load): replays, to seed the latency estimates.</summary>
     private void WarmupCaptured(int runs, float[] input, float[] logits, RunOptions runOptions)
     {
-        // ONNX Runtime captures on a thread's third run of a stage: warm up past it, so that a replay is sampled.
-        const int captureRun = 3;
-        runs = Math.Max(runs, captureRun + 1);
         DeviceBuffer? previous = null;
         try
         {
@@ -512,8 +508,8 @@ public sealed class EarlyExitEngine : IDisposable
                     output?.Release();
                     output = next;
 
-                    // The first runs pay allocation, kernel selection and the capture itself: not latency samples.
-                    if (i >= captureRun)
+                    // The first replay pays the feature buffer's allocation: not a latency sample.
+                    if (i > 0 || runs == 1)
                     {
                         Latency.Record(stage.Index, elapsed);
                     }

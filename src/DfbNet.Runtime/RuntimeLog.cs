@@ -32,8 +32,8 @@ internal static partial class RuntimeLog
     [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "Stage {Stage} of {Model} runs on {Provider}")]
     public static partial void StageProvider(ILogger logger, int stage, string model, string provider);
 
-    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Execution provider {Provider} could not capture a graph of {ModelPath}; trying it without: {Reason}")]
-    public static partial void GraphCaptureRefused(ILogger logger, string provider, string modelPath, string reason);
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Stage {Stage} ({File}) on {Provider} could not be captured as a graph; it runs without: {Reason}")]
+    public static partial void GraphCaptureRefused(ILogger logger, int stage, string file, string provider, string reason);
 
     [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "Model {Model}: graph capture off for every stage, because stage {Stage} runs on {Provider} without it")]
     public static partial void GraphCaptureOff(ILogger logger, string model, int stage, string provider);

@@ -60,10 +60,18 @@ public sealed class StageRunner : IDisposable
             _breaker = BuildBreaker(breaker, clock);
         }
 
-        if (primary.GraphMemory is { } memory)
+        if (primary.GraphMemory is { } memory && primary.GraphStream is { } stream)
         {
-            _graph = new FixedBindingRun(primary, memory, spec.Input, _inputShape1, spec.LogitsOutput, _logitsShape1, featureShape is null ? null : spec.FeatureOutput, _featureShape1);
-            _featureBuffers = featureShape is null ? null : new DeviceBufferPool(memory, FeatureLength);
+            try
+            {
+                _graph = new FixedBindingRun(primary, memory, stream, spec.Input, _inputShape1, spec.LogitsOutput, _logitsShape1, featureShape is null ? null : spec.FeatureOutput, _featureShape1);
+                _featureBuffers = featureShape is null ? null : new DeviceBufferPool(memory, FeatureLength);
+            }
+            catch (GraphCaptureException ex)
+            {
+                // The session is unharmed: the stage runs on it without a graph.
+                RuntimeLog.GraphCaptureRefused(logger, index + 1, spec.File, primary.Provider, ex.Message);
+            }
         }
     }
 
@@ -147,36 +155,32 @@ public sealed class StageRunner : IDisposable
             throw new ArgumentException("Exactly one of the host and the device input must be given.", nameof(hostInput));
         }
 
-        // Behind the memory's gate: the pooled buffer may be allocated, and the CPU fallback copies too.
-        lock (_graph.Memory.Gate)
+        var feature = _featureBuffers?.Rent();
+        try
         {
-            var feature = _featureBuffers?.Rent();
-            try
-            {
-                Execute(
-                    static (session, s) =>
+            Execute(
+                static (session, s) =>
+                {
+                    var runner = s.Runner;
+                    if (ReferenceEquals(session, runner._primary))
                     {
-                        var runner = s.Runner;
-                        if (ReferenceEquals(session, runner._primary))
-                        {
-                            runner._graph!.Run(s.HostInput, s.DeviceInput, s.Logits.Span, s.Feature, s.RunOptions);
-                        }
-                        else
-                        {
-                            runner.RunCapturedOnHost(session, s.HostInput, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
-                        }
+                        runner._graph!.Run(s.HostInput, s.DeviceInput, s.Logits.Span, s.Feature);
+                    }
+                    else
+                    {
+                        runner.RunCapturedOnHost(session, s.HostInput, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
+                    }
 
-                        return true;
-                    },
-                    (Runner: this, HostInput: hostInput, DeviceInput: deviceInput, Logits: logits, Feature: feature, RunOptions: runOptions),
-                    runOptions);
-                return feature;
-            }
-            catch
-            {
-                feature?.Release();
-                throw;
-            }
+                    return true;
+                },
+                (Runner: this, HostInput: hostInput, DeviceInput: deviceInput, Logits: logits, Feature: feature, RunOptions: runOptions),
+                runOptions);
+            return feature;
+        }
+        catch
+        {
+            feature?.Release();
+            throw;
         }
     }
 

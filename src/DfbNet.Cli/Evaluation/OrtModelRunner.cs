@@ -56,10 +56,18 @@ internal sealed class OrtModelRunner : IDisposable
             File.Delete(mainPath);
         }
 
-        if (_main.GraphMemory is { } memory)
+        if (_main.GraphMemory is { } memory && _main.GraphStream is { } stream)
         {
             var pre = _engine.Preprocessor;
-            _mainGraph = new FixedBindingRun(_main, memory, MainBranchComposer.InputName, [1, 3, pre.Height, pre.Width], MainBranchComposer.LogitsName, [1, Classes]);
+            try
+            {
+                _mainGraph = new FixedBindingRun(_main, memory, stream, MainBranchComposer.InputName, [1, 3, pre.Height, pre.Width], MainBranchComposer.LogitsName, [1, Classes]);
+            }
+            catch (GraphCaptureException ex)
+            {
+                // Timed as it runs, and said so in MainBranchProvider.
+                Console.Error.WriteLine($"The main branch alone could not be captured as a graph; it runs without: {ex.Message}");
+            }
         }
     }
 
@@ -201,7 +209,7 @@ internal sealed class OrtModelRunner : IDisposable
         {
             if (_mainGraph is not null)
             {
-                _mainGraph.Run(inputs.AsSpan(image * length, length), null, logits, null, _runOptions);
+                _mainGraph.Run(inputs.AsSpan(image * length, length), null, logits, null);
                 return;
             }
 

@@ -7,8 +7,9 @@ namespace DfbNet.Runtime.ExecutionProviders;
 public sealed class CudaExecutionProvider : IExecutionProvider
 {
     /// <param name="deviceId">The GPU.</param>
-    /// <param name="captureGraphs">Capture each stage as a CUDA graph on its first runs and replay it after (batch 1 on a
-    /// GPU is bound by kernel launches; a replay launches the whole stage at once).</param>
+    /// <param name="captureGraphs">Capture each stage as a CUDA graph when it loads and replay it per frame (batch 1 on a
+    /// GPU is bound by kernel launches; a replay launches the whole stage at once). Each stage's session then runs on a
+    /// stream of its own, where DfbNet captures the graph (see <see cref="FixedBindingRun"/>).</param>
     /// <param name="extraOptions">ONNX Runtime CUDA provider options to add or override (for example
     /// <c>prefer_nhwc=1</c>); an unknown key makes the provider fail to load, which the chain logs.</param>
     public CudaExecutionProvider(int deviceId = 0, bool captureGraphs = false, IReadOnlyDictionary<string, string>? extraOptions = null)
@@ -27,43 +28,46 @@ public sealed class CudaExecutionProvider : IExecutionProvider
     /// <summary>Options added to or overriding the defaults.</summary>
     public IReadOnlyDictionary<string, string> ExtraOptions { get; }
 
-    /// <summary>The provider options this provider is appended with.</summary>
-    public IReadOnlyDictionary<string, string> ProviderOptions
-    {
-        get
-        {
-            var options = new Dictionary<string, string>
-            {
-                ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
-                ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
-                ["enable_cuda_graph"] = CapturesGraphs ? "1" : "0",
-            };
-            foreach (var (key, value) in ExtraOptions)
-            {
-                options[key] = value;
-            }
-
-            return options;
-        }
-    }
+    /// <summary>The provider options this provider is appended with (a capturing session's stream is added to them).</summary>
+    public IReadOnlyDictionary<string, string> ProviderOptions => OptionsWith(IntPtr.Zero);
 
     public IExecutionProvider WithoutGraphCapture() => CapturesGraphs ? new CudaExecutionProvider(DeviceId, false, ExtraOptions) : this;
 
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        return GpuProviderLoading.TryAppend(
-            () =>
-            {
-                using var cuda = new OrtCUDAProviderOptions();
-                cuda.UpdateOptions(new Dictionary<string, string>(ProviderOptions));
-                options.AppendExecutionProvider_CUDA(cuda);
-            },
-            out reason);
+        reason = Append(options, IntPtr.Zero);
+        return reason is null;
     }
 
     public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
 
-    public StageSession CreateSession(string modelPath, SessionOptions options) =>
-        GpuProviderLoading.CreateSession(Name, DeviceId, CapturesGraphs, modelPath, options);
+    public StageSession? TryCreateSession(string modelPath, SessionOptions options, out string? reason) =>
+        GpuProviderLoading.TryCreateSession(Name, DeviceId, CapturesGraphs, modelPath, options, stream => Append(options, stream), out reason);
+
+    private Dictionary<string, string> OptionsWith(IntPtr stream)
+    {
+        var options = new Dictionary<string, string>
+        {
+            ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
+            ["cudnn_conv_algo_search"] = "EXHAUSTIVE",
+        };
+        GpuProviderLoading.AddStream(options, stream);
+        foreach (var (key, value) in ExtraOptions)
+        {
+            options[key] = value;
+        }
+
+        return options;
+    }
+
+    private string? Append(SessionOptions options, IntPtr stream)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return GpuProviderLoading.TryAppend(() =>
+        {
+            using var cuda = new OrtCUDAProviderOptions();
+            cuda.UpdateOptions(OptionsWith(stream));
+            options.AppendExecutionProvider_CUDA(cuda);
+        });
+    }
 }

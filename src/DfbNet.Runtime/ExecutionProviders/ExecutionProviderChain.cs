@@ -60,40 +60,26 @@ public sealed class ExecutionProviderChain
     {
         ArgumentNullException.ThrowIfNull(configure);
         var reasons = new List<string>();
-        foreach (var candidate in _providers)
+        foreach (var provider in _providers)
         {
-            // A provider that cannot capture this model's graph (ONNX Runtime refuses when a node would leave the GPU) is
-            // tried again without capture before the chain moves on.
-            IExecutionProvider[] attempts = candidate.CapturesGraphs ? [candidate, candidate.WithoutGraphCapture()] : [candidate];
-            foreach (var provider in attempts)
+            using var options = new SessionOptions();
+            try
             {
-                using var options = new SessionOptions();
-                try
-                {
-                    configure(options);
-                    if (!provider.TryAppendTo(options, out var reason))
-                    {
-                        RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, reason ?? "unavailable");
-                        reasons.Add($"{provider.Name}: {reason}");
-                        break;
-                    }
+                configure(options);
 
-                    // The session keeps what it needs from the options.
-                    return provider.CreateSession(modelPath, options);
-                }
-                catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
+                // The session keeps what it needs from the options.
+                if (provider.TryCreateSession(modelPath, options, out var reason) is { } session)
                 {
-                    if (provider.CapturesGraphs)
-                    {
-                        RuntimeLog.GraphCaptureRefused(logger, provider.Name, modelPath, ex.Message);
-                    }
-                    else
-                    {
-                        RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
-                    }
-
-                    reasons.Add($"{provider.Name}{(provider.CapturesGraphs ? " with graph capture" : "")}: {ex.Message}");
+                    return session;
                 }
+
+                RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, reason ?? "unavailable");
+                reasons.Add($"{provider.Name}: {reason}");
+            }
+            catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
+            {
+                RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
+                reasons.Add($"{provider.Name}: {ex.Message}");
             }
         }
 

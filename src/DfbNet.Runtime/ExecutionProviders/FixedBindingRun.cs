@@ -3,32 +3,43 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>
-/// Runs a session over one IOBinding whose tensors never move, as a captured CUDA graph requires: the graph is
-/// captured on the first runs and then replayed against the same addresses. Each run copies its input into the fixed
-/// input buffer, replays, and copies the logits (to the host) and the feature (to a buffer of the caller's) out. Runs
-/// hold the memory's <see cref="IDeviceMemory.Gate"/>: the fixed buffers are shared by every frame, and no other CUDA
-/// call may run while ONNX Runtime captures.
+/// A stage captured as one graph over fixed buffers, replayed per frame. DfbNet captures the graph itself, on the
+/// stage's own stream, rather than letting ONNX Runtime do it: a replay is then one launch, not a session run, and one
+/// graph serves every thread (ONNX Runtime keeps its graphs per calling thread and captures in CUDA's global mode, in
+/// which any other thread's CUDA call breaks the capture). The graph is made when this object is: two plain runs
+/// settle ONNX Runtime's kernel choices and memory plan, a third is captured, and a replay must match a plain run on
+/// the same input or the stage is not captured. Each frame then copies its input in, replays, copies the feature to a
+/// buffer of the caller's and the logits to the host, and waits once. One frame at a time: the buffers are shared.
 /// </summary>
 public sealed class FixedBindingRun : IDisposable
 {
+    /// <summary>Plain runs before the capture: the first chooses kernels and grows the memory arena, the second runs
+    /// on the memory plan that every later run repeats.</summary>
+    public const int RunsBeforeCapture = 2;
+
+    private readonly Lock _lock = new();
     private readonly StageSession _session;
-    private readonly IDeviceMemory _memory;
+    private readonly DeviceStream _stream;
     private readonly DeviceBuffer _input;
     private readonly DeviceBuffer _logits;
     private readonly DeviceBuffer? _feature;
     private readonly OrtValue[] _values;
     private readonly OrtIoBinding _binding;
+    private readonly CapturedGraph _graph;
     private bool _disposed;
 
-    /// <param name="session">A session whose runs all go through this object (no other run may touch its graph).</param>
+    /// <param name="session">A session whose runs all go through this object, on <paramref name="stream"/>.</param>
     /// <param name="memory">Where the fixed buffers live (the session's device).</param>
+    /// <param name="stream">The stream the session runs on; the graph is captured on it and replayed there.</param>
     /// <param name="inputName">The input, shape <paramref name="inputShape"/>.</param>
     /// <param name="logitsName">The logits output, shape <paramref name="logitsShape"/>.</param>
     /// <param name="featureName">The feature output (null when the model has none), shape <paramref name="featureShape"/>.</param>
-    public FixedBindingRun(StageSession session, IDeviceMemory memory, string inputName, long[] inputShape, string logitsName, long[] logitsShape, string? featureName = null, long[]? featureShape = null)
+    /// <exception cref="GraphCaptureException">The stage cannot be captured; the session is unharmed and runs without.</exception>
+    public FixedBindingRun(StageSession session, IDeviceMemory memory, DeviceStream stream, string inputName, long[] inputShape, string logitsName, long[] logitsShape, string? featureName = null, long[]? featureShape = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(memory);
+        ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(inputShape);
         ArgumentNullException.ThrowIfNull(logitsShape);
         if (featureName is null != featureShape is null)
@@ -37,7 +48,8 @@ public sealed class FixedBindingRun : IDisposable
         }
 
         _session = session;
-        _memory = memory;
+        _stream = stream;
+        Memory = memory;
         var values = new List<OrtValue>(3);
         var buffers = new List<DeviceBuffer>(3);
         try
@@ -57,6 +69,7 @@ public sealed class FixedBindingRun : IDisposable
             }
 
             _values = [.. values];
+            _graph = CaptureAndCheck();
         }
         catch
         {
@@ -75,7 +88,7 @@ public sealed class FixedBindingRun : IDisposable
         }
     }
 
-    public IDeviceMemory Memory => _memory;
+    public IDeviceMemory Memory { get; }
 
     /// <summary>Floats of the input.</summary>
     public int InputLength => _input.Length;
@@ -84,50 +97,43 @@ public sealed class FixedBindingRun : IDisposable
     public int FeatureLength => _feature?.Length ?? 0;
 
     /// <summary>
-    /// One run. The input comes from the host (<paramref name="hostInput"/>) or from a device buffer
+    /// One replay. The input comes from the host (<paramref name="hostInput"/>) or from a device buffer
     /// (<paramref name="deviceInput"/>, when not null); the logits land in <paramref name="logits"/>, the feature (when the
-    /// model has one) in <paramref name="feature"/>.
+    /// model has one) in <paramref name="feature"/>. Complete on return. A replay cannot be stopped part-way.
     /// </summary>
-    public void Run(ReadOnlySpan<float> hostInput, DeviceBuffer? deviceInput, Span<float> logits, DeviceBuffer? feature, RunOptions runOptions)
+    public void Run(ReadOnlySpan<float> hostInput, DeviceBuffer? deviceInput, Span<float> logits, DeviceBuffer? feature)
     {
-        ArgumentNullException.ThrowIfNull(runOptions);
         if (_feature is not null && feature is null)
         {
             throw new ArgumentNullException(nameof(feature), "The model has a feature output: a buffer must receive it.");
         }
 
-        lock (_memory.Gate)
+        lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (deviceInput is null)
             {
-                _memory.CopyFromHost(_input, hostInput[.._input.Length]);
+                _stream.Upload(_input, hostInput[.._input.Length]);
             }
             else
             {
-                _memory.Copy(_input, deviceInput);
+                _stream.Copy(_input, deviceInput);
             }
 
-            // The copy must land before the replay reads it: the replay runs on ONNX Runtime's own stream.
-            _memory.Synchronize();
-            _session.Run(runOptions, _binding);
-
-            // A replay ends with its stream synchronised; the regular runs before the capture need not.
-            _memory.Synchronize();
+            _stream.Launch(_graph);
             if (_feature is not null)
             {
-                _memory.Copy(feature!, _feature);
+                _stream.Copy(feature!, _feature);
             }
 
-            // Issued after the feature copy on the same stream and complete on return, so both are done before the next
-            // replay may overwrite the fixed outputs.
-            _memory.CopyToHost(logits[.._logits.Length], _logits);
+            // Waits for the whole queue: the feature copy too is done before the next replay may overwrite the outputs.
+            _stream.Download(logits[.._logits.Length], _logits);
         }
     }
 
     public void Dispose()
     {
-        lock (_memory.Gate)
+        lock (_lock)
         {
             if (_disposed)
             {
@@ -135,6 +141,8 @@ public sealed class FixedBindingRun : IDisposable
             }
 
             _disposed = true;
+            _stream.Synchronize();
+            _graph.Dispose();
             _binding.Dispose();
             foreach (var value in _values)
             {
@@ -147,10 +155,72 @@ public sealed class FixedBindingRun : IDisposable
         }
     }
 
+    private CapturedGraph CaptureAndCheck()
+    {
+        // A fixed, varied input: the check below compares a replay with a plain run on it.
+        var probe = new float[_input.Length];
+        for (var i = 0; i < probe.Length; i++)
+        {
+            probe[i] = ((i * 37) % 101 / 50f) - 1f;
+        }
+
+        using var plainOptions = new RunOptions();
+        using var captureOptions = new RunOptions();
+
+        // Ending a run with a wait on the stream is not allowed while capturing, and the replays wait once anyway.
+        captureOptions.AddRunConfigEntry("disable_synchronize_execution_providers", "1");
+        var expected = new float[_logits.Length];
+        try
+        {
+            for (var i = 0; i < RunsBeforeCapture; i++)
+            {
+                _stream.Upload(_input, probe);
+                _stream.Synchronize();
+                _session.Run(plainOptions, _binding);
+                _stream.Download(expected, _logits);
+            }
+        }
+        catch (Exception ex) when (ex is OnnxRuntimeException or DeviceMemoryException)
+        {
+            throw new GraphCaptureException($"the runs before the capture failed: {ex.Message}", ex);
+        }
+
+        var graph = _stream.Capture(() => _session.Run(captureOptions, _binding));
+        try
+        {
+            // The outputs are cleared first, so that a replay that does nothing cannot pass for one that works.
+            var replayed = new float[_logits.Length];
+            Array.Fill(replayed, float.NaN);
+            _stream.Upload(_logits, replayed);
+            _stream.Upload(_input, probe);
+            _stream.Launch(graph);
+            _stream.Download(replayed, _logits);
+            for (var i = 0; i < expected.Length; i++)
+            {
+                var tolerance = 1e-4f * Math.Max(1f, Math.Abs(expected[i]));
+                if (!(Math.Abs(replayed[i] - expected[i]) <= tolerance))
+                {
+                    throw new GraphCaptureException($"a replay of the captured graph gave logit {i} = {replayed[i]}, a plain run {expected[i]}");
+                }
+            }
+
+            return graph;
+        }
+        catch (DeviceMemoryException ex)
+        {
+            graph.Dispose();
+            throw new GraphCaptureException($"the captured graph did not replay: {ex.Message}", ex);
+        }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+    }
+
     private static DeviceBuffer Track(List<DeviceBuffer> buffers, DeviceBuffer buffer)
     {
         buffers.Add(buffer);
         return buffer;
     }
-
 }

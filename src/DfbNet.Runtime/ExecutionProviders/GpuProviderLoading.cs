@@ -8,22 +8,73 @@ internal static class GpuProviderLoading
     /// <summary>Runs <paramref name="append"/>; a provider library that cannot load becomes a reason, not a crash.</summary>
     public static bool TryAppend(Action append, out string? reason)
     {
+        reason = TryAppend(append);
+        return reason is null;
+    }
+
+    /// <summary>Runs <paramref name="append"/>; null when it worked, else why the provider cannot load.</summary>
+    public static string? TryAppend(Action append)
+    {
         try
         {
             append();
-            reason = null;
-            return true;
+            return null;
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
         {
-            reason = ex.Message;
-            return false;
+            return ex.Message;
         }
     }
 
-    /// <summary>A session of a GPU provider: features kept on the GPU, and its fixed buffers there when it captures graphs.</summary>
-    public static StageSession CreateSession(string provider, int deviceId, bool capturesGraphs, string modelPath, SessionOptions options) =>
-        new(new InferenceSession(modelPath, options), provider, DeviceMemory(deviceId), capturesGraphs ? new CudaMemory(deviceId) : null);
+    /// <summary>
+    /// A session of a GPU provider, features kept on the GPU. When it captures graphs, the session runs on a stream of
+    /// its own, which <paramref name="append"/> hands to the provider (<c>user_compute_stream</c>): the stage's graph is
+    /// captured there. Null with a reason when the provider (or the CUDA runtime, for capture) cannot load.
+    /// </summary>
+    public static StageSession? TryCreateSession(string provider, int deviceId, bool capturesGraphs, string modelPath, SessionOptions options, Func<IntPtr, string?> append, out string? reason)
+    {
+        CudaMemory? memory = null;
+        DeviceStream? stream = null;
+        try
+        {
+            if (capturesGraphs)
+            {
+                try
+                {
+                    memory = new CudaMemory(deviceId);
+                    stream = memory.CreateStream();
+                }
+                catch (DeviceMemoryException ex)
+                {
+                    reason = ex.Message;
+                    return null;
+                }
+            }
+
+            reason = append(stream?.Handle ?? IntPtr.Zero);
+            if (reason is not null)
+            {
+                stream?.Dispose();
+                return null;
+            }
+
+            return new StageSession(new InferenceSession(modelPath, options), provider, DeviceMemory(deviceId), memory, stream);
+        }
+        catch
+        {
+            stream?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The provider option that names the stream a session runs on (its native address, in decimal).</summary>
+    public static void AddStream(Dictionary<string, string> options, IntPtr stream)
+    {
+        if (stream != IntPtr.Zero)
+        {
+            options["user_compute_stream"] = ((ulong)stream).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
 
     /// <summary>CUDA device memory of a GPU.</summary>
     public static OrtMemoryInfo DeviceMemory(int deviceId) =>

@@ -5,15 +5,14 @@ namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>
 /// Host memory behind the <see cref="IDeviceMemory"/> interface: the fixed-buffer path of captured graphs on the CPU
-/// provider, where it gives the same logits as the plain path (tests run it so; no GPU is needed).
+/// provider, where it gives the same logits as the plain path (tests run it so; no GPU is needed). Its streams do
+/// their work at once, and a "captured graph" is the captured work itself, run again on each replay.
 /// </summary>
 public sealed class HostMemory : IDeviceMemory
 {
     public static HostMemory Instance { get; } = new();
 
     public OrtMemoryInfo MemoryInfo => OrtMemoryInfo.DefaultInstance;
-
-    public Lock Gate { get; } = new();
 
     public unsafe DeviceBuffer Allocate(int floats)
     {
@@ -45,5 +44,55 @@ public sealed class HostMemory : IDeviceMemory
     {
     }
 
+    public DeviceStream CreateStream() => new HostStream(this);
+
     unsafe void IDeviceMemory.Free(IntPtr pointer) => NativeMemory.AlignedFree((void*)pointer);
+}
+
+/// <summary>A <see cref="DeviceStream"/> over host memory: every call completes before it returns.</summary>
+internal sealed class HostStream(HostMemory memory) : DeviceStream
+{
+    public override IntPtr Handle => IntPtr.Zero;
+
+    public override void Upload(DeviceBuffer destination, ReadOnlySpan<float> source) => memory.CopyFromHost(destination, source);
+
+    public override void Copy(DeviceBuffer destination, DeviceBuffer source) => memory.Copy(destination, source);
+
+    public override void Download(Span<float> destination, DeviceBuffer source) => memory.CopyToHost(destination, source);
+
+    public override CapturedGraph Capture(Action work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+
+        // The host code of a captured run runs during a real capture too (only the device work is deferred).
+        try
+        {
+            work();
+        }
+        catch (Exception ex)
+        {
+            throw new GraphCaptureException($"the run failed while capturing: {ex.Message}", ex);
+        }
+
+        return new HostGraph(work);
+    }
+
+    public override void Launch(CapturedGraph graph) => (graph as HostGraph ?? throw new ArgumentException("Not a host graph.", nameof(graph))).Work();
+
+    public override void Synchronize()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+    }
+
+    private sealed class HostGraph(Action work) : CapturedGraph
+    {
+        public Action Work { get; } = work;
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+    }
 }

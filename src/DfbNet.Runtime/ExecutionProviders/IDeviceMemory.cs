@@ -3,21 +3,14 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>
-/// Memory where a provider keeps tensors, and the copies in and out of it that a captured graph needs: a replayed graph
-/// reads and writes the addresses it was captured with, so its inputs and outputs live in fixed buffers and each frame's
-/// data is copied through them.
+/// Memory where a provider keeps tensors, and the streams on which captured graphs run: a replayed graph reads and
+/// writes the addresses it was captured with, so its inputs and outputs live in fixed buffers and each frame's data is
+/// copied through them on the stage's stream. The copies here are synchronous (for the CPU fallback's way round).
 /// </summary>
 public interface IDeviceMemory
 {
     /// <summary>How ONNX Runtime names this memory when a buffer is bound.</summary>
     OrtMemoryInfo MemoryInfo { get; }
-
-    /// <summary>
-    /// Held by every replay and copy on this memory. For CUDA it is one lock for the whole process: ONNX Runtime captures
-    /// a graph in CUDA's global capture mode, in which a CUDA call from any other thread breaks the capture; and it keeps
-    /// a captured graph per calling thread, so captures happen whenever a new thread first runs a stage, not only at load.
-    /// </summary>
-    Lock Gate { get; }
 
     /// <summary>A buffer of <paramref name="floats"/> single-precision values, owned by the caller.</summary>
     /// <exception cref="DeviceMemoryException">The device is out of memory or failing.</exception>
@@ -34,6 +27,10 @@ public interface IDeviceMemory
 
     /// <summary>Waits until every copy issued so far is complete (device copies may return before they are).</summary>
     void Synchronize();
+
+    /// <summary>A new stream for one stage's session and its captured graph, owned by the caller.</summary>
+    /// <exception cref="DeviceMemoryException">The device or its runtime is missing or failing.</exception>
+    DeviceStream CreateStream();
 
     /// <summary>Frees a buffer; called once per buffer, by <see cref="DeviceBuffer"/>.</summary>
     internal void Free(IntPtr pointer);

@@ -26,4 +26,13 @@ public interface IExecutionProvider
     /// <summary>Creates the session once <see cref="TryAppendTo"/> succeeded.</summary>
     StageSession CreateSession(string modelPath, SessionOptions options) =>
         new(new InferenceSession(modelPath, options), Name, CreateDeviceMemoryInfo());
+
+    /// <summary>
+    /// Adds the provider to <paramref name="options"/> and creates a session for <paramref name="modelPath"/>; null with a
+    /// reason when the provider cannot run here. Providers that give each session something of its own (a capturing
+    /// GPU provider gives it a stream) do both here.
+    /// </summary>
+    /// <exception cref="OnnxRuntimeException">The provider loaded but the session could not be created.</exception>
+    StageSession? TryCreateSession(string modelPath, SessionOptions options, out string? reason) =>
+        TryAppendTo(options, out reason) ? CreateSession(modelPath, options) : null;
 }

@@ -11,13 +11,24 @@ public class StageSession : IDisposable
     private OrtAllocator? _deviceAllocator;
     private bool _disposed;
 
-    public StageSession(InferenceSession session, string provider, OrtMemoryInfo? deviceMemory, IDeviceMemory? graphMemory = null)
+    /// <param name="session">The session, owned from here.</param>
+    /// <param name="provider">The provider's name.</param>
+    /// <param name="deviceMemory">Where the provider keeps tensors; null for host memory.</param>
+    /// <param name="graphMemory">Set, with <paramref name="graphStream"/>, when the stage is to be captured as a graph.</param>
+    /// <param name="graphStream">The stream the session runs on (its provider was given it), owned from here.</param>
+    public StageSession(InferenceSession session, string provider, OrtMemoryInfo? deviceMemory, IDeviceMemory? graphMemory = null, DeviceStream? graphStream = null)
     {
         ArgumentNullException.ThrowIfNull(session);
+        if (graphMemory is null != graphStream is null)
+        {
+            throw new ArgumentException("A captured stage needs both its memory and its stream.", nameof(graphStream));
+        }
+
         Session = session;
         Provider = provider;
         DeviceMemory = deviceMemory;
         GraphMemory = graphMemory;
+        GraphStream = graphStream;
     }
 
     public InferenceSession Session { get; }
@@ -29,10 +40,13 @@ public class StageSession : IDisposable
     public OrtMemoryInfo? DeviceMemory { get; }
 
     /// <summary>
-    /// Set when the session captures its graph and replays it (CUDA graphs): every run must then go through one
-    /// <see cref="FixedBindingRun"/> whose buffers live here. Null for sessions that take tensors at any address.
+    /// Set when the stage is to be captured as a graph and replayed (CUDA graphs): a <see cref="FixedBindingRun"/> over
+    /// buffers here then makes every run. Null for sessions that take tensors at any address.
     /// </summary>
     public IDeviceMemory? GraphMemory { get; }
+
+    /// <summary>The stream the session runs on, where its graph is captured and replayed; null with <see cref="GraphMemory"/>.</summary>
+    public DeviceStream? GraphStream { get; }
 
     /// <summary>The allocator for trunk features of IOBinding runs: on the device, or ONNX Runtime's host allocator.</summary>
     public OrtAllocator FeatureAllocator
@@ -77,6 +91,9 @@ public class StageSession : IDisposable
             _deviceAllocator?.Dispose();
             Session.Dispose();
             DeviceMemory?.Dispose();
+
+            // After the session, which may still have work queued on it.
+            GraphStream?.Dispose();
         }
     }
 }

@@ -9,7 +9,8 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
     /// <param name="deviceId">The GPU.</param>
     /// <param name="engineCachePath">Folder for built engines; null disables the cache.</param>
     /// <param name="fp16">Let TensorRT use fp16 kernels.</param>
-    /// <param name="captureGraphs">Capture each engine's launches as a CUDA graph and replay it.</param>
+    /// <param name="captureGraphs">Capture each stage as a CUDA graph when it loads and replay it per frame, on a stream
+    /// of the stage's own (see <see cref="FixedBindingRun"/>).</param>
     public TensorRtExecutionProvider(int deviceId = 0, string? engineCachePath = null, bool fp16 = false, bool captureGraphs = false)
     {
         DeviceId = deviceId;
@@ -33,6 +34,17 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
 
     public bool TryAppendTo(SessionOptions options, out string? reason)
     {
+        reason = Append(options, IntPtr.Zero);
+        return reason is null;
+    }
+
+    public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
+
+    public StageSession? TryCreateSession(string modelPath, SessionOptions options, out string? reason) =>
+        GpuProviderLoading.TryCreateSession(Name, DeviceId, CapturesGraphs, modelPath, options, stream => Append(options, stream), out reason);
+
+    private string? Append(SessionOptions options, IntPtr stream)
+    {
         ArgumentNullException.ThrowIfNull(options);
         return GpuProviderLoading.TryAppend(
             () =>
@@ -42,8 +54,8 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
                 {
                     ["device_id"] = DeviceId.ToString(CultureInfo.InvariantCulture),
                     ["trt_fp16_enable"] = Fp16 ? "1" : "0",
-                    ["trt_cuda_graph_enable"] = CapturesGraphs ? "1" : "0",
                 };
+                GpuProviderLoading.AddStream(settings, stream);
                 if (EngineCachePath is not null)
                 {
                     settings["trt_engine_cache_enable"] = "1";
@@ -58,12 +70,6 @@ public sealed class TensorRtExecutionProvider : IExecutionProvider
                 {
                     Directory.CreateDirectory(EngineCachePath);
                 }
-            },
-            out reason);
+            });
     }
-
-    public OrtMemoryInfo CreateDeviceMemoryInfo() => GpuProviderLoading.DeviceMemory(DeviceId);
-
-    public StageSession CreateSession(string modelPath, SessionOptions options) =>
-        GpuProviderLoading.CreateSession(Name, DeviceId, CapturesGraphs, modelPath, options);
 }

@@ -31,8 +31,9 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.All(engine.Stages, s => Assert.True(s.CapturesGraph));
         Assert.Equal(3, logger.Entries.Count(e => e.Id.Id == 111));
 
-        // Warm-up goes past ONNX Runtime's capture on the third run of each stage, so the capture is over at load.
-        Assert.Equal(3 * 4, provider.Calls);
+        // Per stage at load: the plain runs before the capture, the captured run, the replay checked against them;
+        // then the engine's three warm-up replays.
+        Assert.Equal(3 * (FixedBindingRun.RunsBeforeCapture + 2 + 3), provider.Calls);
         for (var image = 0; image < 12; image++)
         {
             foreach (var mode in new[] { InferenceMode.Full, InferenceMode.FirstExit, InferenceMode.Refine })
@@ -102,7 +103,7 @@ public sealed class CapturedGraphTests : IDisposable
         using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
         using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider, new CpuExecutionProvider()]), WarmupRuns = 1 }, logger);
 
-        // Stage 2 ran on the provider without capture; a frame's feature cannot be half in fixed buffers, so no stage captures.
+        // Stage 2 runs on the provider without capture; a frame's feature cannot be half in fixed buffers, so no stage captures.
         Assert.False(engine.CapturesGraphs);
         Assert.All(engine.Stages, s => Assert.False(s.CapturesGraph));
         Assert.All(engine.Stages, s => Assert.Equal("FakeGPU", s.Provider));
@@ -110,6 +111,34 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.Contains(logger.Entries, e => e.Id.Id == 110 && e.Message.Contains("stage 2 runs on FakeGPU", StringComparison.Ordinal));
         await AssertSameEvents(engine, reference, 0, InferenceMode.Full);
         Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public async Task StageWhoseReplayDoesNothing_IsNotCaptured()
+    {
+        var provider = new GraphCapturingProvider();
+        provider.EmptyGraphOf.Add("stage3.onnx");
+        var logger = new ListLogger();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider]), WarmupRuns = 1 }, logger);
+
+        // The replay is checked against a plain run at load; one that leaves the outputs untouched does not pass.
+        Assert.False(engine.CapturesGraphs);
+        Assert.Contains(logger.Entries, e => e.Id.Id == 109 && e.Message.Contains("stage3.onnx", StringComparison.Ordinal) && e.Message.Contains("replay", StringComparison.Ordinal));
+        await AssertSameEvents(engine, reference, 1, InferenceMode.Full);
+    }
+
+    [SkippableFact]
+    public void CapturingCudaProvider_WithoutTheCudaRuntime_IsSkippedWithTheReason()
+    {
+        Skip.If(System.Runtime.InteropServices.NativeLibrary.TryLoad("libcudart.so.13", out _), "the CUDA runtime is installed here");
+        var logger = new ListLogger();
+        var chain = ExecutionProviderChain.Parse("cuda,cpu", new ExecutionProviderSettings { CudaGraphs = true });
+        using var session = chain.CreateSession(Path.Combine(_model.Path, "stage1.onnx"), _ => { }, logger);
+
+        Assert.Equal("CPU", session.Provider);
+        Assert.Null(session.GraphStream);
+        Assert.Contains(logger.Entries, e => e.Message.Contains("CUDA", StringComparison.Ordinal) && e.Message.Contains("libcudart.so.13", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -128,12 +157,15 @@ public sealed class CapturedGraphTests : IDisposable
         var chain = ExecutionProviderChain.Parse("tensorrt,cuda,cpu", new ExecutionProviderSettings { CudaGraphs = true });
         Assert.True(chain.CapturesGraphs);
         Assert.Equal([true, true, false], chain.Providers.Select(p => p.CapturesGraphs));
-        Assert.Equal("1", ((CudaExecutionProvider)chain.Providers[1]).ProviderOptions["enable_cuda_graph"]);
+
+        // DfbNet captures the graphs itself, on each session's own stream; ONNX Runtime's capture stays off.
+        Assert.DoesNotContain("enable_cuda_graph", ((CudaExecutionProvider)chain.Providers[1]).ProviderOptions.Keys);
+        Assert.DoesNotContain("user_compute_stream", ((CudaExecutionProvider)chain.Providers[1]).ProviderOptions.Keys);
 
         var plain = chain.WithoutGraphCapture();
         Assert.False(plain.CapturesGraphs);
         Assert.Equal(["TensorRT", "CUDA", "CPU"], plain.Providers.Select(p => p.Name));
-        Assert.Equal("0", ((CudaExecutionProvider)plain.Providers[1]).ProviderOptions["enable_cuda_graph"]);
+        Assert.Equal([false, false, false], plain.Providers.Select(p => p.CapturesGraphs));
         Assert.False(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
     }
 

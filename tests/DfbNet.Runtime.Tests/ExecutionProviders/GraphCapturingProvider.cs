@@ -7,7 +7,7 @@ namespace DfbNet.Runtime.Tests.ExecutionProviders;
 /// Stands in for the CUDA provider with graph capture: real CPU sessions whose tensors live in <see cref="HostMemory"/>,
 /// and which check what a captured graph needs, that every run goes through one binding whose tensors never move (a
 /// replay reads the captured addresses). Faults can be injected, and stages named in <see cref="RefuseCaptureOf"/>
-/// refuse capture as ONNX Runtime does when a node would leave the GPU.
+/// refuse capture, as CUDA does when a run waits on the device or leaves the stream while it is captured.
 /// </summary>
 internal sealed class GraphCapturingProvider : IExecutionProvider
 {
@@ -40,8 +40,12 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
         set => _root._failing = value;
     }
 
-    /// <summary>File names of stages for which a capturing session cannot be created.</summary>
+    /// <summary>File names of stages whose capture fails.</summary>
     public HashSet<string> RefuseCaptureOf { get; } = [];
+
+    /// <summary>File names of stages whose captured graph does nothing when replayed (as when a provider ran its work on
+    /// a stream other than the one it was given).</summary>
+    public HashSet<string> EmptyGraphOf { get; } = [];
 
     /// <summary>Runs that reached a session of this provider (or of its capture-less twin).</summary>
     public int Calls => Volatile.Read(ref _root._calls);
@@ -59,17 +63,22 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
 
     public StageSession CreateSession(string modelPath, SessionOptions options)
     {
-        if (CapturesGraphs && _root.RefuseCaptureOf.Contains(Path.GetFileName(modelPath)))
+        DeviceStream? stream = null;
+        if (CapturesGraphs)
         {
-            // The one way to get ONNX Runtime's own exception type: a session over a file that is no model.
-            _ = new InferenceSession(Array.Empty<byte>(), options);
+            stream = HostMemory.Instance.CreateStream();
+            var file = Path.GetFileName(modelPath);
+            if (_root.RefuseCaptureOf.Contains(file) || _root.EmptyGraphOf.Contains(file))
+            {
+                stream = new FaultyStream(stream, refuses: _root.RefuseCaptureOf.Contains(file));
+            }
         }
 
-        return new FakeGpuSession(new InferenceSession(modelPath, options), this);
+        return new FakeGpuSession(new InferenceSession(modelPath, options), this, stream);
     }
 
-    private sealed class FakeGpuSession(InferenceSession session, GraphCapturingProvider provider)
-        : StageSession(session, provider.Name, null, provider.CapturesGraphs ? HostMemory.Instance : null)
+    private sealed class FakeGpuSession(InferenceSession session, GraphCapturingProvider provider, DeviceStream? stream)
+        : StageSession(session, provider.Name, null, stream is null ? null : HostMemory.Instance, stream)
     {
         private OrtIoBinding? _binding;
 
@@ -101,6 +110,41 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
             if (provider.Failing)
             {
                 throw new InvalidOperationException("injected GPU fault");
+            }
+        }
+    }
+
+    /// <summary>A stream whose captures fail, as a real one does when the captured run waits on the device, or whose
+    /// replays do nothing.</summary>
+    private sealed class FaultyStream(DeviceStream inner, bool refuses) : DeviceStream
+    {
+        public override IntPtr Handle => inner.Handle;
+
+        public override void Upload(DeviceBuffer destination, ReadOnlySpan<float> source) => inner.Upload(destination, source);
+
+        public override void Copy(DeviceBuffer destination, DeviceBuffer source) => inner.Copy(destination, source);
+
+        public override void Download(Span<float> destination, DeviceBuffer source) => inner.Download(destination, source);
+
+        public override CapturedGraph Capture(Action work) => refuses
+            ? throw new GraphCaptureException("cudaStreamEndCapture failed: operation not permitted when stream is capturing")
+            : inner.Capture(work);
+
+        public override void Launch(CapturedGraph graph)
+        {
+            if (refuses)
+            {
+                inner.Launch(graph);
+            }
+        }
+
+        public override void Synchronize() => inner.Synchronize();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
             }
         }
     }
