@@ -62,18 +62,46 @@ bench() { # name, then dfbnet bench arguments
 # so its errors mean nothing; its exit paths are weighted by the paper's CIFAR-10 exit ratios.
 if [ "${SMOKE:-0}" = 1 ]; then
   edge=(--data data --providers cpu --limit 100 --timing-images 50)
+  photos=8
   paper=(--data data --providers cpu --limit 4 --timing-images 4 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
 else
   edge=(--data data --providers cuda --timing-images 2000)
+  photos=500
   paper=(--data data --providers cuda --limit 500 --timing-images 500 --preset main --exit-ratios 80.03,9.48,9.19,1.30)
 fi
 
+# The server end to end on the GPU: both models served with captured graphs, two streams at once of 500 PNG frames
+# each (4 in flight per stream), then the providers it logged and its metrics.
+serve() {
+  echo "== server: dfbnet-server with --DfbNet:ExecutionProviders=$1 --DfbNet:CudaGraphs=true; two dfbnet stream runs at once" | tee -a "$out/bench.txt"
+  rm -rf e2e && mkdir -p e2e/models && ln -s "$repo/models/default" e2e/models/default && ln -s "$keep/models/paper-zero" e2e/models/paper-zero
+  [ -d photos ] || python3 "$repo/scripts/gpu-device/cifar-png.py" data/cifar-10/test_batch.bin photos "$photos"
+  cli/dfbnet-server --urls http://127.0.0.1:50051 --DfbNet:ModelRoot="$keep/e2e/models" --DfbNet:ExecutionProviders="$1" \
+    --DfbNet:CudaGraphs=true --DfbNet:MetricsUrl=http://127.0.0.1:9464 > "$out/server.log" 2>&1 &
+  local pid=$! i
+  for i in $(seq 1 90); do
+    cli/dfbnet classify photos/00000.png --server http://127.0.0.1:50051 >/dev/null 2>&1 && break
+    sleep 1
+  done
+  cli/dfbnet classify photos/00000.png photos/00001.png --server http://127.0.0.1:50051 2>&1 | tee -a "$out/bench.txt"
+  (timeout 60 cli/dfbnet stream photos --server http://127.0.0.1:50051 --max-in-flight 4 --quiet > e2e/a.txt 2>&1) &
+  local a=$!
+  timeout 60 cli/dfbnet stream photos --server http://127.0.0.1:50051 --model paper-zero --mode full --max-in-flight 4 --quiet > e2e/b.txt 2>&1 || true
+  wait $a || true
+  { echo "-- stream, model default (first-exit):"; cat e2e/a.txt; echo "-- stream, model paper-zero (full), at the same time:"; cat e2e/b.txt; } | tee -a "$out/bench.txt"
+  curl -s http://127.0.0.1:9464/metrics | grep -E '^dfbnet_(frames_total|provider|stage_duration_seconds_(sum|count))' > "$out/metrics.txt" || true
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  grep -E 'runs on|replays a captured graph|could not be captured|skipped|graph capture off|fail|rror' "$out/server.log" | cut -c1-300 | tee -a "$out/bench.txt" || true
+}
+
 # Most important first: what comes back when the call runs out of time is what was measured until then.
 bench "paper fp32, CUDA graphs" --model models/paper-zero "${paper[@]}" --cuda-graphs
-bench "paper fp32, CUDA" --model models/paper-zero "${paper[@]}"
-bench "edge, CUDA graphs" --model "$repo/models/default" "${edge[@]}" --cuda-graphs
-bench "edge, CUDA" --model "$repo/models/default" "${edge[@]}"
-[ ! -d models/edge-fp16 ] || bench "edge float16 (the bundled model's checkpoint), CUDA graphs" --model models/edge-fp16 "${edge[@]}" --cuda-graphs
-bench "paper fp16, CUDA graphs" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs
 bench "paper fp16, CUDA graphs, NHWC kernels" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs --cuda-option prefer_nhwc=1
+bench "edge, CUDA graphs" --model "$repo/models/default" "${edge[@]}" --cuda-graphs
+if [ "${SMOKE:-0}" = 1 ]; then serve cpu; else serve cuda,cpu; fi
+bench "paper fp32, CUDA graphs, NHWC kernels" --model models/paper-zero "${paper[@]}" --cuda-graphs --cuda-option prefer_nhwc=1
+[ ! -d models/edge-fp16 ] || bench "edge float16 (the bundled model's checkpoint), CUDA graphs" --model models/edge-fp16 "${edge[@]}" --cuda-graphs
+bench "paper fp32, CUDA (no graphs)" --model models/paper-zero "${paper[@]}"
+bench "edge, CUDA (no graphs)" --model "$repo/models/default" "${edge[@]}"
+bench "paper fp16, CUDA graphs" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs
 bench "paper fp32, CUDA graphs, again (run-to-run spread)" --model models/paper-zero "${paper[@]}" --cuda-graphs

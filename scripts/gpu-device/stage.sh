@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares, on this machine, everything a GPU benchmark needs on a lent device machine, where at most 64 MiB travel
-# per call (the working tree counts too): a self-contained CLI without its CUDA provider, that provider xz-compressed
+# per call (the working tree counts too): the self-contained CLI and server without their CUDA provider, that provider xz-compressed
 # in parts of under 47 MB, the paper preset untrained with zero weights (float32 and float16; 408 MB that compress to
 # under 100 KB), and the first 2,000 CIFAR-10 test images. Writes them to .device/ (git-ignored) and prints the calls.
 # With EDGE_CHECKPOINT (the bundled model's training folder, .data/edge-v4), also that model exported in float16 with
@@ -15,8 +15,9 @@ native=$(dirname "$(find ~/.nuget/packages/microsoft.ml.onnxruntime.gpu.linux -n
 [ -f "$shared/cifar-10/test_batch.bin.xz" ] || { echo "no $shared/cifar-10/test_batch.bin.xz" >&2; exit 1; }
 rm -rf "$out" && mkdir -p "$out/stage"
 
-echo "[1/4] the CLI, self-contained, without libtorch (training is not run there) and without the CUDA/TensorRT providers"
+echo "[1/4] the CLI and the server, self-contained, without libtorch (training is not run there) and without the CUDA/TensorRT providers"
 dotnet publish src/DfbNet.Cli -c Release -r linux-x64 --self-contained true -o "$out/stage/cli" >/dev/null
+dotnet publish src/DfbNet.Server -c Release -r linux-x64 --self-contained true -o "$out/stage/cli" >/dev/null
 rm -f "$out"/stage/cli/libtorch* "$out"/stage/cli/libc10* "$out"/stage/cli/libgomp* "$out"/stage/cli/libshm.so \
   "$out"/stage/cli/libbackend_with_compiler.so "$out"/stage/cli/libonnxruntime_providers_cuda.so "$out"/stage/cli/libonnxruntime_providers_tensorrt.so
 tar -C "$out/stage" -cf - cli | xz -6 -T0 > "$out/cli.tar.xz"
@@ -50,10 +51,16 @@ parts=$(cd "$out" && ls cuda.part-* | sort)
 last=$(echo "$parts" | tail -1)
 echo
 echo "Device calls (one after another, so that the machine stays warm; scripts/gpu-device/run.sh says what each does):"
-echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/cli.tar.xz', '.device/paper-models.tar.xz', '.device/test-2000.bin.xz', '.device/cuda.sha256'])"
+echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/cli.tar.xz', '.device/paper-models.tar.xz', '.device/cuda.sha256'])"
+first=yes
 for p in $parts; do
   [ "$p" = "$last" ] && continue
-  echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/$p'])"
+  if [ $first = yes ]; then
+    echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/$p', '.device/test-2000.bin.xz'])"
+    first=no
+  else
+    echo "  run(command='scripts/gpu-device/run.sh stash', carry=['.device/$p'])"
+  fi
 done
 extra=""
 [ -f "$out/edge-fp16.tar.xz" ] && extra=", '.device/edge-fp16.tar.xz'"
