@@ -103,5 +103,4 @@ bench "paper fp32, CUDA graphs, NHWC kernels" --model models/paper-zero "${paper
 [ ! -d models/edge-fp16 ] || bench "edge float16 (the bundled model's checkpoint), CUDA graphs" --model models/edge-fp16 "${edge[@]}" --cuda-graphs
 bench "paper fp32, CUDA (no graphs)" --model models/paper-zero "${paper[@]}"
 bench "edge, CUDA (no graphs)" --model "$repo/models/default" "${edge[@]}"
-bench "paper fp16, CUDA graphs" --model models/paper-zero-fp16 "${paper[@]}" --cuda-graphs
 bench "paper fp32, CUDA graphs, again (run-to-run spread)" --model models/paper-zero "${paper[@]}" --cuda-graphs

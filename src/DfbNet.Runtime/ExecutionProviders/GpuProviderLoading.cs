@@ -67,11 +67,14 @@ internal static class GpuProviderLoading
         }
     }
 
-    /// <summary>The provider option that names the stream a session runs on (its native address, in decimal).</summary>
+    /// <summary>The provider options that name the stream a session runs on (its native address, in decimal).</summary>
+    /// <remarks>Both keys: ONNX Runtime copies the address from string options only when <c>has_user_compute_stream</c> is
+    /// among them, and otherwise runs on a stream of its own (seen on an H200: the captured run queued nothing here).</remarks>
     public static void AddStream(Dictionary<string, string> options, IntPtr stream)
     {
         if (stream != IntPtr.Zero)
         {
+            options["has_user_compute_stream"] = "1";
             options["user_compute_stream"] = ((ulong)stream).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
     }

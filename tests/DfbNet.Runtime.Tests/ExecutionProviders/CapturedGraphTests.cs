@@ -170,6 +170,19 @@ public sealed class CapturedGraphTests : IDisposable
     }
 
     [Fact]
+    public void SessionStream_IsNamedWithBothKeysOnnxRuntimeNeeds()
+    {
+        var options = new Dictionary<string, string>();
+        GpuProviderLoading.AddStream(options, IntPtr.Zero);
+        Assert.Empty(options);
+
+        // ONNX Runtime takes the address from string options only when has_user_compute_stream is given too.
+        GpuProviderLoading.AddStream(options, (IntPtr)0x7f00_1234_5678);
+        Assert.Equal("1", options["has_user_compute_stream"]);
+        Assert.Equal("139638282147448", options["user_compute_stream"]);
+    }
+
+    [Fact]
     public void CudaProviderOptions_AddToAndOverrideTheDefaults_AndSurviveTurningCaptureOff()
     {
         var chain = ExecutionProviderChain.Parse("cuda", new ExecutionProviderSettings
