@@ -101,6 +101,6 @@ bench "edge, CUDA graphs" --model "$repo/models/default" "${edge[@]}" --cuda-gra
 if [ "${SMOKE:-0}" = 1 ]; then serve cpu; else serve cuda,cpu; fi
 bench "paper fp32, CUDA graphs, NHWC kernels" --model models/paper-zero "${paper[@]}" --cuda-graphs --cuda-option prefer_nhwc=1
 [ ! -d models/edge-fp16 ] || bench "edge float16 (the bundled model's checkpoint), CUDA graphs" --model models/edge-fp16 "${edge[@]}" --cuda-graphs
-bench "paper fp32, CUDA (no graphs)" --model models/paper-zero "${paper[@]}"
-bench "edge, CUDA (no graphs)" --model "$repo/models/default" "${edge[@]}"
+bench "paper fp32, CUDA (no graphs)" --model models/paper-zero "${paper[@]}" --cuda-graphs false
+bench "edge, CUDA (no graphs)" --model "$repo/models/default" "${edge[@]}" --cuda-graphs false
 bench "paper fp32, CUDA graphs, again (run-to-run spread)" --model models/paper-zero "${paper[@]}" --cuda-graphs

@@ -64,9 +64,10 @@ public sealed class DfbNetServerOptions
     /// <summary>Let TensorRT build fp16 engines.</summary>
     public bool TensorRtFp16 { get; set; }
 
-    /// <summary>Capture each stage as a CUDA graph on its first runs and replay it after (CUDA and TensorRT providers;
-    /// features stay on the GPU in fixed buffers). Off by default: turn it on where a GPU benchmark shows it pays.</summary>
-    public bool CudaGraphs { get; set; }
+    /// <summary>Capture each stage as a CUDA graph when it loads and replay it per frame (CUDA and TensorRT providers;
+    /// features stay on the GPU). On by default: on an H200 it halved the paper network's time per frame; a stage that
+    /// cannot be captured, or whose replay does not match a plain run, runs without (logged).</summary>
+    public bool CudaGraphs { get; set; } = true;
 
     /// <summary>ONNX Runtime CUDA provider options added to or overriding DfbNet's (for example
     /// <c>DfbNet:CudaProviderOptions:prefer_nhwc=1</c>); an unknown key makes the CUDA provider fail to load, logged.</summary>

@@ -96,8 +96,8 @@ public sealed class ExecutionProviderSettings
 
     public bool TensorRtFp16 { get; set; }
 
-    /// <summary>Capture each stage as a CUDA graph and replay it (CUDA and TensorRT providers).</summary>
-    public bool CudaGraphs { get; set; }
+    /// <summary>Capture each stage as a CUDA graph and replay it (CUDA and TensorRT providers); on by default.</summary>
+    public bool CudaGraphs { get; set; } = true;
 
     /// <summary>ONNX Runtime CUDA provider options added to or overriding the defaults (for example <c>prefer_nhwc</c>).</summary>
     public IReadOnlyDictionary<string, string>? CudaProviderOptions { get; set; }

@@ -166,7 +166,8 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.False(plain.CapturesGraphs);
         Assert.Equal(["TensorRT", "CUDA", "CPU"], plain.Providers.Select(p => p.Name));
         Assert.Equal([false, false, false], plain.Providers.Select(p => p.CapturesGraphs));
-        Assert.False(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
+        Assert.True(ExecutionProviderChain.Parse("cuda,cpu").CapturesGraphs);
+        Assert.False(ExecutionProviderChain.Parse("cuda,cpu", new ExecutionProviderSettings { CudaGraphs = false }).CapturesGraphs);
     }
 
     [Fact]
@@ -177,7 +178,7 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.Empty(options);
 
         // ONNX Runtime takes the address from string options only when has_user_compute_stream is given too.
-        GpuProviderLoading.AddStream(options, (IntPtr)0x7f00_1234_5678);
+        GpuProviderLoading.AddStream(options, new IntPtr(0x7f00_1234_5678L));
         Assert.Equal("1", options["has_user_compute_stream"]);
         Assert.Equal("139638282147448", options["user_compute_stream"]);
     }
