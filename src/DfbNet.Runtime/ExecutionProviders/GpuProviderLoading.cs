@@ -5,14 +5,8 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// <summary>What the CUDA and TensorRT providers share: how a failed load becomes a reason, and where tensors live.</summary>
 internal static class GpuProviderLoading
 {
-    /// <summary>Runs <paramref name="append"/>; a provider library that cannot load becomes a reason, not a crash.</summary>
-    public static bool TryAppend(Action append, out string? reason)
-    {
-        reason = TryAppend(append);
-        return reason is null;
-    }
-
-    /// <summary>Runs <paramref name="append"/>; null when it worked, else why the provider cannot load.</summary>
+    /// <summary>Runs <paramref name="append"/>; null when it worked, else why the provider cannot load (a provider
+    /// library that cannot load becomes a reason, not a crash).</summary>
     public static string? TryAppend(Action append)
     {
         try
