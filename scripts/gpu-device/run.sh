@@ -3,6 +3,8 @@
 # ~/dfbnet-gpu between calls (it lasts while the machine stays warm).
 #   run.sh stash     keep this call's .device/ files
 #   run.sh bench     keep them, assemble the CLI and its CUDA provider, and write the benchmark to $OUT
+#   run.sh train     keep them, and train the paper and tiny presets for an epoch on the GPU (TorchSharp on the
+#                    machine's PyTorch libtorch; the test images stand in for the training set): a check and a rate
 # SMOKE=1 runs the same steps on the CPU provider with a few images (a check of this script on any machine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,10 +25,26 @@ out=${OUT:-$keep/out}
 mkdir -p "$out"
 cd "$keep"
 [ -d cli ] || unxz_to_stdout cli.tar.xz | tar -xf -
-[ -d models/paper-zero ] || unxz_to_stdout paper-models.tar.xz | tar -xf -
+[ -d models/paper-zero ] || [ ! -f paper-models.tar.xz ] || unxz_to_stdout paper-models.tar.xz | tar -xf -
 [ ! -f edge-fp16.tar.xz ] || [ -d models/edge-fp16 ] || unxz_to_stdout edge-fp16.tar.xz | tar -xf -
 mkdir -p data/cifar-10
 [ -f data/cifar-10/test_batch.bin ] || unxz_to_stdout test-2000.bin.xz > data/cifar-10/test_batch.bin
+if [ "${1:-}" = train ]; then
+  tl=$(python3 -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')
+  nvidia=$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])')
+  LD_LIBRARY_PATH=$tl:$(find "$nvidia" -name 'lib*.so*' -printf '%h\n' | sort -u | paste -sd:):${LD_LIBRARY_PATH:-}
+  export LD_LIBRARY_PATH
+  for i in 1 2 3 4 5; do ln -sf test_batch.bin data/cifar-10/data_batch_$i.bin; done
+  {
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+    echo "== tiny preset, 1 + 1 epochs on 5,000 images (1,000 more held out)"
+    timeout 60 cli/dfbnet train --preset tiny --data data --out train-tiny --libtorch "$tl" --baseline-epochs 1 --epochs 1 --validation 1000 --train-limit 6000 2>&1 | tail -6
+    echo "== paper preset, 1 + 1 epochs on 5,000 images (1,000 more held out)"
+    timeout 100 cli/dfbnet train --preset paper --data data --out train-paper --libtorch "$tl" --baseline-epochs 1 --epochs 1 --validation 1000 --train-limit 6000 2>&1 | tail -8
+  } 2>&1 | tee "$out/train.txt"
+  exit 0
+fi
+
 if [ ! -f cli/libonnxruntime_providers_cuda.so ]; then
   cat cuda.part-* > cuda.xz && unxz_to_stdout cuda.xz > cli/libonnxruntime_providers_cuda.so && rm cuda.xz
   echo "$(cat cuda.sha256)  cli/libonnxruntime_providers_cuda.so" | sha256sum -c -
