@@ -85,7 +85,7 @@ public sealed class CudaMemory : IDeviceMemory
         catch (DllNotFoundException ex)
         {
             // A stream or a buffer comes first in every use, so this is where a missing runtime shows.
-            throw new DeviceMemoryException("Captured graphs need the CUDA 13 runtime (libcudart.so.13) on the library path: " + ex.Message, ex);
+            throw new DeviceMemoryException("The CUDA 13 runtime (libcudart.so.13), which the GPU providers and their captured graphs need, is not on the library path: " + ex.Message, ex);
         }
     }
 }
