@@ -51,10 +51,15 @@ public abstract class DeviceStream : IDisposable
     protected abstract void Dispose(bool disposing);
 }
 
-/// <summary>A captured graph, ready to replay on the stream that captured it; disposed once.</summary>
+/// <summary>A captured graph, ready to replay on the stream that captured it; disposed once. Made only by the
+/// streams of this assembly.</summary>
 public abstract class CapturedGraph : IDisposable
 {
     private bool _disposed;
+
+    internal CapturedGraph()
+    {
+    }
 
     public void Dispose()
     {
