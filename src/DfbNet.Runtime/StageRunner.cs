@@ -249,7 +249,7 @@ public sealed class StageRunner : IDisposable
     /// <summary>A captured stage's run on the CPU fallback: the frame's device tensors come to the host and go back.</summary>
     private void RunCapturedOnHost(StageSession session, float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, DeviceBuffer? feature, RunOptions runOptions)
     {
-        var memory = _graph!.Memory;
+        var graph = _graph!;
         var pool = ArrayPool<float>.Shared;
         var input = hostInput;
         float[]? rentedInput = null;
@@ -259,15 +259,14 @@ public sealed class StageRunner : IDisposable
             if (input is null)
             {
                 input = rentedInput = pool.Rent(InputLength);
-                memory.CopyToHost(rentedInput.AsSpan(0, InputLength), deviceInput!);
+                graph.CopyToHost(rentedInput.AsSpan(0, InputLength), deviceInput!);
             }
 
             hostFeature = feature is null ? null : pool.Rent(FeatureLength);
             RunOnHost(session, input, 1, logits, hostFeature, runOptions);
             if (feature is not null)
             {
-                memory.CopyFromHost(feature, hostFeature.AsSpan(0, FeatureLength));
-                memory.Synchronize();
+                graph.CopyFromHost(feature, hostFeature.AsSpan(0, FeatureLength));
             }
         }
         finally

@@ -5,8 +5,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>
 /// Device memory of one GPU through the CUDA runtime (libcudart.so.13, which the CUDA provider needs anyway), and the
-/// streams its captured stages run on. The synchronous copies here run on the legacy default stream, which the stages'
-/// non-blocking streams neither wait for nor are waited on by; <see cref="Synchronize"/> waits for the whole device.
+/// streams its captured stages run on (where every copy is made).
 /// </summary>
 public sealed class CudaMemory : IDeviceMemory
 {
@@ -28,39 +27,6 @@ public sealed class CudaMemory : IDeviceMemory
         SetDevice();
         CudaRuntime.Check(CudaRuntime.Malloc(out var pointer, (nuint)floats * sizeof(float)), "cudaMalloc");
         return new DeviceBuffer(this, pointer, floats);
-    }
-
-    public unsafe void CopyFromHost(DeviceBuffer destination, ReadOnlySpan<float> source)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(source.Length, destination.Length, nameof(source));
-        fixed (float* from = source)
-        {
-            CudaRuntime.Check(CudaRuntime.Memcpy(destination.Pointer, (IntPtr)from, (nuint)source.Length * sizeof(float), CudaRuntime.MemcpyDefault), "cudaMemcpy (host to device)");
-        }
-    }
-
-    public unsafe void CopyToHost(Span<float> destination, DeviceBuffer source)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(destination.Length, source.Length, nameof(destination));
-        fixed (float* to = destination)
-        {
-            CudaRuntime.Check(CudaRuntime.Memcpy((IntPtr)to, source.Pointer, (nuint)destination.Length * sizeof(float), CudaRuntime.MemcpyDefault), "cudaMemcpy (device to host)");
-        }
-    }
-
-    public void Copy(DeviceBuffer destination, DeviceBuffer source)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentNullException.ThrowIfNull(source);
-        ArgumentOutOfRangeException.ThrowIfNotEqual(destination.Length, source.Length, nameof(destination));
-        CudaRuntime.Check(CudaRuntime.Memcpy(destination.Pointer, source.Pointer, (nuint)source.Length * sizeof(float), CudaRuntime.MemcpyDefault), "cudaMemcpy (device to device)");
-    }
-
-    public void Synchronize()
-    {
-        CudaRuntime.Check(CudaRuntime.DeviceSynchronize(), "cudaDeviceSynchronize");
     }
 
     public DeviceStream CreateStream()

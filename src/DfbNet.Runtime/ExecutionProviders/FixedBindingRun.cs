@@ -131,6 +131,28 @@ public sealed class FixedBindingRun : IDisposable
         }
     }
 
+    /// <summary>Copies a device buffer of this stage (its input, or a feature it made) to the host on the stage's stream;
+    /// complete on return. For the CPU fallback, whose session reads and writes host memory.</summary>
+    public void CopyToHost(Span<float> destination, DeviceBuffer source)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _stream.Download(destination, source);
+        }
+    }
+
+    /// <summary>Copies host values into a device buffer on the stage's stream; complete on return.</summary>
+    public void CopyFromHost(DeviceBuffer destination, ReadOnlySpan<float> source)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _stream.Upload(destination, source);
+            _stream.Synchronize();
+        }
+    }
+
     public void Dispose()
     {
         lock (_lock)

@@ -21,44 +21,35 @@ public sealed class HostMemory : IDeviceMemory
         return new DeviceBuffer(this, (IntPtr)pointer, floats);
     }
 
-    public unsafe void CopyFromHost(DeviceBuffer destination, ReadOnlySpan<float> source)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        source.CopyTo(new Span<float>((void*)destination.Pointer, destination.Length));
-    }
-
-    public unsafe void CopyToHost(Span<float> destination, DeviceBuffer source)
-    {
-        ArgumentNullException.ThrowIfNull(source);
-        new ReadOnlySpan<float>((void*)source.Pointer, source.Length)[..destination.Length].CopyTo(destination);
-    }
-
-    public unsafe void Copy(DeviceBuffer destination, DeviceBuffer source)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentNullException.ThrowIfNull(source);
-        new ReadOnlySpan<float>((void*)source.Pointer, source.Length).CopyTo(new Span<float>((void*)destination.Pointer, destination.Length));
-    }
-
-    public void Synchronize()
-    {
-    }
-
-    public DeviceStream CreateStream() => new HostStream(this);
+    public DeviceStream CreateStream() => new HostStream();
 
     unsafe void IDeviceMemory.Free(IntPtr pointer) => NativeMemory.AlignedFree((void*)pointer);
 }
 
 /// <summary>A <see cref="DeviceStream"/> over host memory: every call completes before it returns.</summary>
-internal sealed class HostStream(HostMemory memory) : DeviceStream
+internal sealed class HostStream : DeviceStream
 {
     public override IntPtr Handle => IntPtr.Zero;
 
-    public override void Upload(DeviceBuffer destination, ReadOnlySpan<float> source) => memory.CopyFromHost(destination, source);
+    public override void Upload(DeviceBuffer destination, ReadOnlySpan<float> source)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        source.CopyTo(Values(destination));
+    }
 
-    public override void Copy(DeviceBuffer destination, DeviceBuffer source) => memory.Copy(destination, source);
+    public override void Copy(DeviceBuffer destination, DeviceBuffer source)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfNotEqual(destination.Length, source.Length, nameof(destination));
+        Values(source).CopyTo(Values(destination));
+    }
 
-    public override void Download(Span<float> destination, DeviceBuffer source) => memory.CopyToHost(destination, source);
+    public override void Download(Span<float> destination, DeviceBuffer source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        Values(source)[..destination.Length].CopyTo(destination);
+    }
 
     public override CapturedGraph Capture(Action work)
     {
@@ -86,6 +77,8 @@ internal sealed class HostStream(HostMemory memory) : DeviceStream
     protected override void Dispose(bool disposing)
     {
     }
+
+    private static unsafe Span<float> Values(DeviceBuffer buffer) => new((void*)buffer.Pointer, buffer.Length);
 
     private sealed class HostGraph(Action work) : CapturedGraph
     {

@@ -5,7 +5,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// <summary>
 /// Memory where a provider keeps tensors, and the streams on which captured graphs run: a replayed graph reads and
 /// writes the addresses it was captured with, so its inputs and outputs live in fixed buffers and each frame's data is
-/// copied through them on the stage's stream. The copies here are synchronous (for the CPU fallback's way round).
+/// copied through them on the stage's stream.
 /// </summary>
 public interface IDeviceMemory
 {
@@ -15,18 +15,6 @@ public interface IDeviceMemory
     /// <summary>A buffer of <paramref name="floats"/> single-precision values, owned by the caller.</summary>
     /// <exception cref="DeviceMemoryException">The device is out of memory or failing.</exception>
     DeviceBuffer Allocate(int floats);
-
-    /// <summary>Copies host values to the start of <paramref name="destination"/>.</summary>
-    void CopyFromHost(DeviceBuffer destination, ReadOnlySpan<float> source);
-
-    /// <summary>Copies the first <c>destination.Length</c> values of <paramref name="source"/> to the host; complete on return.</summary>
-    void CopyToHost(Span<float> destination, DeviceBuffer source);
-
-    /// <summary>Copies all of <paramref name="source"/> to <paramref name="destination"/> (same length) on the device.</summary>
-    void Copy(DeviceBuffer destination, DeviceBuffer source);
-
-    /// <summary>Waits until every copy issued so far is complete (device copies may return before they are).</summary>
-    void Synchronize();
 
     /// <summary>A new stream for one stage's session and its captured graph, owned by the caller.</summary>
     /// <exception cref="DeviceMemoryException">The device or its runtime is missing or failing.</exception>

@@ -37,14 +37,8 @@ internal static partial class CudaRuntime
     [LibraryImport(Library, EntryPoint = "cudaFreeHost")]
     public static partial int FreeHost(IntPtr pointer);
 
-    [LibraryImport(Library, EntryPoint = "cudaMemcpy")]
-    public static partial int Memcpy(IntPtr destination, IntPtr source, nuint bytes, int kind);
-
     [LibraryImport(Library, EntryPoint = "cudaMemcpyAsync")]
     public static partial int MemcpyAsync(IntPtr destination, IntPtr source, nuint bytes, int kind, IntPtr stream);
-
-    [LibraryImport(Library, EntryPoint = "cudaDeviceSynchronize")]
-    public static partial int DeviceSynchronize();
 
     [LibraryImport(Library, EntryPoint = "cudaStreamCreateWithFlags")]
     public static partial int StreamCreateWithFlags(out IntPtr stream, uint flags);

@@ -212,13 +212,14 @@ public sealed class CapturedGraphTests : IDisposable
     public void DeviceBuffers_GoBackToTheirPool_AndAreFreedOnce()
     {
         using var pool = new DeviceBufferPool(HostMemory.Instance, 16);
+        using var stream = HostMemory.Instance.CreateStream();
         var first = pool.Rent();
-        HostMemory.Instance.CopyFromHost(first, Enumerable.Range(0, 16).Select(i => (float)i).ToArray());
+        stream.Upload(first, Enumerable.Range(0, 16).Select(i => (float)i).ToArray());
         first.Release();
         var second = pool.Rent();
         Assert.Same(first, second);
         var copy = new float[16];
-        HostMemory.Instance.CopyToHost(copy, second);
+        stream.Download(copy, second);
         Assert.Equal(15f, copy[15]);
         second.Release();
         pool.Dispose();
