@@ -410,8 +410,8 @@ public sealed class EarlyExitEngine : IDisposable
         {
             if (CapturesGraphs)
             {
-                // Not stopped half-way: a run that may be capturing a graph must end its capture, and a replay takes
-                // about a millisecond. Cancellation is seen before the next stage.
+                // Not stopped half-way: a replay cannot be, and takes at most a few milliseconds. Cancellation is seen
+                // before the next stage.
                 var next = stage.RunCaptured(tensors.Device is null ? input : null, tensors.Device, logits, runOptions);
                 tensors.Device?.Release();
                 tensors.Device = next;

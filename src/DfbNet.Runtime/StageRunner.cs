@@ -106,9 +106,6 @@ public sealed class StageRunner : IDisposable
     /// <summary>True when the primary session replays a captured graph: run the stage with <see cref="RunCaptured"/> only.</summary>
     public bool CapturesGraph => _graph is not null;
 
-    /// <summary>Where the captured graph's buffers and the frames' features live; null unless <see cref="CapturesGraph"/>.</summary>
-    public IDeviceMemory? GraphMemory => _graph?.Memory;
-
     /// <summary>The input's shape without the batch dimension.</summary>
     public IReadOnlyList<long> InputShape => _inputShape;
 

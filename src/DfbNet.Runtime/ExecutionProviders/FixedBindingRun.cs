@@ -49,7 +49,6 @@ public sealed class FixedBindingRun : IDisposable
 
         _session = session;
         _stream = stream;
-        Memory = memory;
         var values = new List<OrtValue>(3);
         var buffers = new List<DeviceBuffer>(3);
         try
@@ -87,14 +86,6 @@ public sealed class FixedBindingRun : IDisposable
             throw;
         }
     }
-
-    public IDeviceMemory Memory { get; }
-
-    /// <summary>Floats of the input.</summary>
-    public int InputLength => _input.Length;
-
-    /// <summary>Floats of the feature output; 0 when there is none.</summary>
-    public int FeatureLength => _feature?.Length ?? 0;
 
     /// <summary>
     /// One replay. The input comes from the host (<paramref name="hostInput"/>) or from a device buffer
