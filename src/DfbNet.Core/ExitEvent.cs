@@ -45,6 +45,9 @@ public sealed record ExitEvent
 
     /// <summary>The status the failure maps to, on <see cref="ExitKind.Error"/>.</summary>
     public FrameErrorCode ErrorCode { get; init; }
+
+    /// <summary>Time the frame waited in queues before its first stage ran; zero before then.</summary>
+    public TimeSpan QueueTime { get; init; }
 }
 
 /// <summary>Why a frame failed, independent of the wire protocol.</summary>
@@ -55,9 +58,12 @@ public enum FrameErrorCode
     /// <summary>The input was malformed: corrupt or unsupported image, wrong raw shape, unknown option.</summary>
     InvalidArgument = 1,
 
-    /// <summary>The server is out of a resource (queue full, image too large to decode).</summary>
+    /// <summary>Out of a resource: the image is too large to decode, or a stream holds more than its share of a saturated model.</summary>
     ResourceExhausted = 2,
 
     /// <summary>An unexpected engine failure.</summary>
     Internal = 3,
+
+    /// <summary>The model is saturated (its bound on admitted frames is reached): refused at once, try again later.</summary>
+    Unavailable = 4,
 }

@@ -18,6 +18,9 @@ public enum ExitKind
     /// <summary>The latency budget stopped the frame; the prediction is the fusion of the exits computed so far.</summary>
     BudgetCut = 4,
 
-    /// <summary>The frame failed (bad image, engine error); no prediction.</summary>
+    /// <summary>The frame failed (bad image, engine error, refused at admission); no prediction.</summary>
     Error = 5,
+
+    /// <summary>A newer frame of the same stream replaced this one before it started (the <c>latest</c> queue policy); no prediction.</summary>
+    Dropped = 6,
 }

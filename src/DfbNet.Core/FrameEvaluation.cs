@@ -20,7 +20,9 @@ public sealed class FrameEvaluation
     /// <param name="budget">Latency budget measured from <paramref name="startTimestamp"/>; null for none. Ignored in full mode.</param>
     /// <param name="clock">The time source; tests pass a fake one.</param>
     /// <param name="startTimestamp">When the frame was received, from <paramref name="clock"/>.</param>
-    public FrameEvaluation(string frameId, ExitPolicy policy, int classCount, InferenceMode mode, TimeSpan? budget, TimeProvider clock, long startTimestamp)
+    /// <param name="alwaysAnswer">Run exit 1 even when the budget cannot be met, so that the frame has a (late) answer;
+    /// otherwise a budget too short for exit 1 ends the frame at once with a prediction-less budget cut.</param>
+    public FrameEvaluation(string frameId, ExitPolicy policy, int classCount, InferenceMode mode, TimeSpan? budget, TimeProvider clock, long startTimestamp, bool alwaysAnswer = false)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(clock);
@@ -37,6 +39,7 @@ public sealed class FrameEvaluation
         _sum = new float[classCount];
         Mode = mode;
         Budget = mode == InferenceMode.Full ? null : budget;
+        AlwaysAnswer = alwaysAnswer;
     }
 
     public string FrameId { get; }
@@ -44,6 +47,18 @@ public sealed class FrameEvaluation
     public InferenceMode Mode { get; }
 
     public TimeSpan? Budget { get; }
+
+    /// <summary>True when exit 1 runs whatever the budget says.</summary>
+    public bool AlwaysAnswer { get; }
+
+    /// <summary>When the frame was received, from the clock.</summary>
+    public long StartTimestamp => _startTimestamp;
+
+    /// <summary>Time the frame waited before its first stage ran; set by whoever runs it, copied into every later event.</summary>
+    public TimeSpan QueueTime { get; set; }
+
+    /// <summary>How long until the budget runs out (negative once it has); null without a budget.</summary>
+    public TimeSpan? Slack => Budget is { } b ? b - Elapsed : null;
 
     /// <summary>The zero-based stage to run next.</summary>
     public int NextStage { get; private set; }
@@ -58,37 +73,71 @@ public sealed class FrameEvaluation
     public TimeSpan Elapsed => _clock.GetElapsedTime(_startTimestamp);
 
     /// <summary>
-    /// Decides whether the next stage may start. Stage 1 always runs (a frame always gets an answer). A later stage
-    /// does not start when the time spent plus its latency estimate would exceed the budget; the frame then ends
-    /// with a <see cref="ExitKind.BudgetCut"/> event carrying the fusion of the exits computed so far.
+    /// Decides whether the next stage may start, given <paramref name="estimate"/>, the expected time of its run. A stage
+    /// does not start when the time spent plus the estimate would exceed the budget; the frame then ends with a
+    /// <see cref="ExitKind.BudgetCut"/> event carrying the fusion of the exits computed so far (none before exit 1, unless
+    /// <see cref="AlwaysAnswer"/>, which lets exit 1 run whatever the budget).
     /// </summary>
-    /// <param name="latency">The per-stage latency estimates of the model's provider.</param>
+    /// <param name="estimate">The expected duration of the stage's run (for the batch it would run in).</param>
     /// <param name="budgetCut">The final event when the budget stops the frame here.</param>
     /// <returns>True when the stage should run; false when the frame is complete (cut, or already done).</returns>
-    public bool TryBeginStage(StageLatencyEstimator latency, out ExitEvent? budgetCut)
+    public bool TryBeginStage(TimeSpan estimate, out ExitEvent? budgetCut)
     {
-        ArgumentNullException.ThrowIfNull(latency);
         budgetCut = null;
         if (IsComplete)
         {
             return false;
         }
 
-        if (NextStage == 0 || Budget is not { } budget)
+        if (Budget is not { } budget || (NextStage == 0 && AlwaysAnswer))
         {
             return true;
         }
 
         var elapsed = Elapsed;
-        if (elapsed + latency.Estimate(NextStage) <= budget)
+        if (elapsed + estimate <= budget)
         {
             return true;
         }
 
-        IsComplete = true;
-        var fused = Prediction.From(MeanOfSum());
-        budgetCut = FinalFusion(ExitKind.BudgetCut, fused, elapsed);
+        budgetCut = CutByBudget(elapsed);
         return false;
+    }
+
+    /// <summary><see cref="TryBeginStage(TimeSpan, out ExitEvent?)"/> with the batch-1 estimate of the next stage.</summary>
+    public bool TryBeginStage(StageLatencyEstimator latency, out ExitEvent? budgetCut)
+    {
+        ArgumentNullException.ThrowIfNull(latency);
+        return TryBeginStage(IsComplete ? TimeSpan.Zero : latency.Estimate(NextStage), out budgetCut);
+    }
+
+    /// <summary>Ends the frame now with a budget cut (the fusion of the exits computed so far; no prediction before
+    /// exit 1): the scheduler's word when it cannot run the next stage in time.</summary>
+    public ExitEvent CutByBudget() => CutByBudget(Elapsed);
+
+    private ExitEvent CutByBudget(TimeSpan elapsed)
+    {
+        if (IsComplete)
+        {
+            throw new InvalidOperationException($"Frame '{FrameId}' is already complete.");
+        }
+
+        IsComplete = true;
+        if (ExitsComputed == 0)
+        {
+            return new ExitEvent
+            {
+                FrameId = FrameId,
+                Exit = 0,
+                Kind = ExitKind.BudgetCut,
+                ExitsComputed = 0,
+                IsFinal = true,
+                ServerTime = elapsed,
+                QueueTime = elapsed,
+            };
+        }
+
+        return FinalFusion(ExitKind.BudgetCut, Prediction.From(MeanOfSum()), elapsed);
     }
 
     /// <summary>Takes the logits of the stage that just ran and appends its events (one, or two after the last exit).</summary>
@@ -146,6 +195,7 @@ public sealed class FrameEvaluation
             ExitsComputed = NextStage,
             IsFinal = final,
             ServerTime = time,
+            QueueTime = QueueTime,
         });
 
         if (final)
@@ -173,6 +223,18 @@ public sealed class FrameEvaluation
         ExitsComputed = ExitsComputed,
         IsFinal = true,
         ServerTime = time,
+        QueueTime = QueueTime,
+    };
+
+    /// <summary>The final event of a frame that a newer frame of its stream replaced before it started.</summary>
+    public static ExitEvent Dropped(string frameId, TimeSpan serverTime) => new()
+    {
+        FrameId = frameId,
+        Exit = 0,
+        Kind = ExitKind.Dropped,
+        IsFinal = true,
+        ServerTime = serverTime,
+        QueueTime = serverTime,
     };
 
     /// <summary>An event that fails a frame.</summary>

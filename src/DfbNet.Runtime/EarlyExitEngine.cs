@@ -6,6 +6,7 @@ using DfbNet.Core;
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Runtime.Preprocessing;
+using DfbNet.Runtime.Scheduling;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.OnnxRuntime;
@@ -13,18 +14,23 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime;
 
 /// <summary>
-/// Serves one DFB-Net: one session per stage, each stage's trunk feature handed to the next, Algorithm 1 with
-/// modes and a latency budget. Frames are independent; per-frame state lives in <see cref="FrameEvaluation"/>,
-/// outside the stage runners. Events are yielded the moment they exist.
+/// Serves one DFB-Net: one session per stage, each stage's trunk feature handed to the next, Algorithm 1 with modes and
+/// a latency budget. Frames of every caller are admitted against one bound (<see cref="Admission"/>), queue at each
+/// stage, and run there in batches across callers (a scheduler per model); per-frame state lives in
+/// <see cref="FrameEvaluation"/>, outside the stage runners. Events are delivered the moment they exist.
 /// </summary>
-public sealed class EarlyExitEngine : IDisposable
+public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 {
+    /// <summary>Frames without a budget queue as if their deadline were this far off, behind budgeted ones of their time.</summary>
+    private static readonly TimeSpan UnbudgetedHorizon = TimeSpan.FromMilliseconds(100);
+
     private static readonly CpuExecutionProvider CpuProvider = new();
     private readonly StageRunner[] _stages;
     private readonly ImagePreprocessor _preprocessor;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
-    private readonly ConcurrentBag<RunOptions> _runOptions = [];
+    private readonly ConcurrentDictionary<string, StageLatencyEstimator> _latency = new(StringComparer.Ordinal);
+    private readonly ModelScheduler _scheduler;
     private int _inFlight;
     private long _completed;
     private long _cancelled;
@@ -39,10 +45,13 @@ public sealed class EarlyExitEngine : IDisposable
         _clock = options.Clock;
         _logger = logger;
         _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
-        Latency = new StageLatencyEstimator(stages.Length);
         CapturesGraphs = stages.Length > 0 && stages.All(st => st.CapturesGraph);
         UsesIoBinding = !CapturesGraphs && (options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory));
         DefaultPolicy = new ExitPolicy(manifest.Thresholds.Presets[manifest.Thresholds.Default]);
+        Admission = new ModelAdmission(options.Scheduler.MaxAdmittedFrames);
+        var executor = new StageExecutor(stages, CapturesGraphs ? StageDataPath.Captured : UsesIoBinding ? StageDataPath.Bound : StageDataPath.Host);
+        var maxBatch = stages.Select(st => executor.MaxBatch(st.Index, options.Scheduler.MaxBatchSize)).ToArray();
+        _scheduler = new ModelScheduler(name, executor, maxBatch, options.Scheduler, manifest.Classes.Count, this, _clock, logger);
     }
 
     /// <summary>The model's name (its folder name).</summary>
@@ -59,8 +68,21 @@ public sealed class EarlyExitEngine : IDisposable
 
     public IReadOnlyList<StageRunner> Stages => _stages;
 
-    /// <summary>The running per-stage latency estimates (batch 1).</summary>
-    public StageLatencyEstimator Latency { get; }
+    /// <summary>The running per-stage, per-batch-size latency estimates of the stages' chosen providers.</summary>
+    public StageLatencyEstimator Latency => LatencyFor(_stages[0].PrimaryProvider);
+
+    /// <summary>The bound on this model's admitted frames, and its counts.</summary>
+    public ModelAdmission Admission { get; }
+
+    /// <summary>The largest batch each stage runs (1 where its model has a fixed batch dimension or its data path does
+    /// not batch).</summary>
+    public IReadOnlyList<int> MaxBatchSizes => _scheduler.MaxBatch;
+
+    /// <summary>Frames waiting in the stage queues now.</summary>
+    public int QueuedFrames => _scheduler.Queued;
+
+    /// <summary>Threads that run this model's batches.</summary>
+    public int Executors => _scheduler.Executors;
 
     /// <summary>The thresholds of the manifest's default preset.</summary>
     public ExitPolicy DefaultPolicy { get; }
@@ -77,7 +99,7 @@ public sealed class EarlyExitEngine : IDisposable
 
     public ImagePreprocessor Preprocessor => _preprocessor;
 
-    /// <summary>Frames being processed now.</summary>
+    /// <summary>Frames submitted and not yet ended (queued or running).</summary>
     public int InFlightFrames => Volatile.Read(ref _inFlight);
 
     /// <summary>Frames that produced their final event.</summary>
@@ -128,7 +150,7 @@ public sealed class EarlyExitEngine : IDisposable
                     Func<StageSession>? fallback = session.Provider == CpuProvider.Name
                         ? null
                         : () => ExecutionProviderChain.CpuOnly.CreateSession(path, o => Configure(o, options), logger);
-                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger));
+                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger, shapes.MaxBatch));
                     expectedInput = shapes.Feature ?? [];
                 }
                 catch
@@ -209,131 +231,131 @@ public sealed class EarlyExitEngine : IDisposable
     }
 
     /// <summary>Classifies one frame, yielding each event as soon as it exists; the last one is final.</summary>
-    /// <remarks>A bad image yields one <see cref="ExitKind.Error"/> event rather than throwing. Cancellation stops the
-    /// stage in flight (ONNX Runtime's terminate flag) and throws <see cref="OperationCanceledException"/>.</remarks>
+    /// <remarks>A façade over the scheduler for one frame: it is admitted (or refused with a final
+    /// <see cref="FrameErrorCode.Unavailable"/> error event), queued with every other caller's frames, batched with them
+    /// at each stage, and its events come back here. A bad image yields one <see cref="ExitKind.Error"/> event rather
+    /// than throwing. Cancellation abandons the frame (a frame running alone has its stage stopped) and throws
+    /// <see cref="OperationCanceledException"/>.</remarks>
     public async IAsyncEnumerable<ExitEvent> ClassifyAsync(FrameRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (request.Policy.ExitCount != ExitCount)
-        {
-            throw new ArgumentException($"The policy has {request.Policy.ExitCount} thresholds; model '{Name}' has {ExitCount} exits.", nameof(request));
-        }
-
-        // No yield to the thread pool first: the stages run on the caller's thread (the server's per-stream workers are pool
-        // threads already), because a hop per frame cost about 0.01 ms, a tenth of a first-exit frame on one CPU core.
+        CheckPolicy(request);
         cancellationToken.ThrowIfCancellationRequested();
 
-        Interlocked.Increment(ref _inFlight);
-        var pool = ArrayPool<float>.Shared;
-        var current = pool.Rent(_preprocessor.TensorLength);
-        var logits = pool.Rent(Classes.Count);
-        var runOptions = RentRunOptions();
-        var inference = TimeSpan.Zero;
+        if (!Admission.TryAdmit(null, out var refusal))
+        {
+            yield return Refused(request, refusal);
+            yield break;
+        }
 
-        // The frame's final event; null while it runs and when the caller stopped reading before it.
-        ExitEvent? final = null;
-        var tensors = new FrameTensors();
+        // A frame yields at most one event per exit and a fused one: the channel never fills, so the executor never waits.
+        var sink = new ChannelEventSink(ExitCount + 1);
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var final = false;
         try
         {
-            var inputStart = _clock.GetTimestamp();
-            var error = Preprocess(request, current);
-            if (error is not null)
+            Submit(request, sink, null, abandon.Token);
+            while (await sink.Reader.WaitToReadAsync(cancellationToken))
             {
-                final = error;
-                yield return error;
-                yield break;
-            }
-
-            if (!request.IsWarmup)
-            {
-                Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
-            }
-
-            if (UsesIoBinding)
-            {
-                // Stage 1's input goes in from the host; every later feature stays where its stage's provider keeps it.
-                tensors.Bound = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, current.AsMemory(0, _preprocessor.TensorLength), [1, 3, _preprocessor.Height, _preprocessor.Width]);
-            }
-
-            var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp);
-            var events = new List<ExitEvent>(2);
-            ExitEvent? cut;
-            while (evaluation.TryBeginStage(Latency, out cut))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var stage = _stages[evaluation.NextStage];
-                var onHost = !UsesIoBinding && !CapturesGraphs;
-                var feature = stage.HasFeature && onHost ? pool.Rent(stage.FeatureLength) : null;
-                var stageStart = _clock.GetTimestamp();
-                var failure = RunStage(stage, request, current, logits, feature, ref tensors, runOptions, evaluation.ExitsComputed, evaluation.Elapsed, cancellationToken);
-                inference += _clock.GetElapsedTime(stageStart);
-
-                // The host input is spent once stage 1 ran, whatever carries the feature on.
-                if (current.Length > 0 && (onHost || tensors.HostInputSpent))
+                while (sink.Reader.TryRead(out var e))
                 {
-                    pool.Return(current);
-                    current = [];
-                }
-
-                if (onHost)
-                {
-                    current = feature ?? [];
-                }
-
-                if (failure is not null)
-                {
-                    final = failure;
-                    yield return failure;
-                    yield break;
-                }
-
-                events.Clear();
-                evaluation.CompleteStage(logits.AsSpan(0, Classes.Count), events);
-                foreach (var e in events)
-                {
-                    if (e.IsFinal)
-                    {
-                        final = e;
-                    }
-
+                    // Events already made are not handed to a caller that has cancelled.
+                    cancellationToken.ThrowIfCancellationRequested();
+                    final = e.IsFinal;
                     yield return e;
+                    if (final)
+                    {
+                        yield break;
+                    }
                 }
             }
 
-            if (cut is not null)
-            {
-                final = cut;
-                yield return cut;
-            }
+            // Completed without a final event: the frame was abandoned for its cancellation.
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new OperationCanceledException("The frame was cancelled.");
         }
         finally
         {
-            tensors.Dispose();
-            if (current.Length > 0)
+            if (!final)
             {
-                pool.Return(current);
-            }
-
-            pool.Return(logits);
-            ReturnRunOptions(runOptions);
-            Interlocked.Decrement(ref _inFlight);
-            if (request.IsWarmup)
-            {
-                // Not a client's frame.
-            }
-            else if (final is not null)
-            {
-                Interlocked.Increment(ref _completed);
-                var total = _clock.GetElapsedTime(request.ReceivedTimestamp);
-                Statistics.RecordFrame(final.Kind != ExitKind.Error, total, inference, _clock.GetUtcNow());
-                RuntimeMetrics.RecordFrame(Name, final, total);
-            }
-            else
-            {
-                Interlocked.Increment(ref _cancelled);
+                // The caller stopped reading: the scheduler drops the frame at its next step.
+                await abandon.CancelAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// Submits a frame whose admission slot the caller holds (<see cref="ModelAdmission.TryAdmit"/> with the same
+    /// <paramref name="client"/>): it is decoded on the calling thread, then queued at stage 1. Its events, the last one
+    /// final, go to <paramref name="sink"/> on the scheduler's threads; the slot is given back with the final event (or
+    /// when cancellation abandons the frame, with <see cref="IFrameEventSink.OnCancelled"/> instead).
+    /// </summary>
+    public void Submit(FrameRequest request, IFrameEventSink sink, AdmissionClient? client, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(sink);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        CheckPolicy(request);
+        Interlocked.Increment(ref _inFlight);
+        var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
+        var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            Abandon(frame);
+            return;
+        }
+
+        var inputStart = _clock.GetTimestamp();
+        var host = ArrayPool<float>.Shared.Rent(_preprocessor.TensorLength);
+        frame.Host = host;
+        try
+        {
+            _preprocessor.Process(request.Image, host);
+        }
+        catch (InvalidImageException ex)
+        {
+            RuntimeLog.FrameRejected(_logger, request.FrameId, ex.Message);
+            var code = ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument;
+            Finish(frame, FrameEvaluation.Failed(request.FrameId, code, ex.Message, _clock.GetElapsedTime(request.ReceivedTimestamp)));
+            return;
+        }
+
+        if (!request.IsWarmup)
+        {
+            Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
+        }
+
+        frame.Key = OrderKey(request, client);
+        try
+        {
+            _scheduler.Enqueue(frame);
+        }
+        catch (ObjectDisposedException)
+        {
+            Finish(frame, FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Unavailable, $"Model '{Name}' is shutting down.", evaluation.Elapsed));
+        }
+    }
+
+    /// <summary>Counts the final event of a frame that its stream dropped before submitting it (the <c>latest</c> policy).</summary>
+    public void RecordDropped(ExitEvent dropped)
+    {
+        ArgumentNullException.ThrowIfNull(dropped);
+        RuntimeMetrics.RecordFrame(Name, dropped, dropped.ServerTime);
+    }
+
+    /// <summary>The final event of a frame refused at admission.</summary>
+    public ExitEvent Refused(FrameRequest request, FrameErrorCode refusal)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var e = FrameEvaluation.Failed(request.FrameId, refusal, Admission.RefusalMessage(Name, refusal), _clock.GetElapsedTime(request.ReceivedTimestamp));
+        if (!request.IsWarmup)
+        {
+            RuntimeMetrics.RecordRefusal(Name, refusal);
+            RuntimeMetrics.RecordFrame(Name, e, e.ServerTime);
+        }
+
+        return e;
     }
 
     /// <summary>
@@ -363,17 +385,40 @@ public sealed class EarlyExitEngine : IDisposable
         }
 
         _disposed = true;
+
+        // Queued frames run to their final events before the stages go.
+        _scheduler.Dispose();
         RuntimeMetrics.Untrack(engine: this);
         foreach (var stage in _stages)
         {
             stage.Dispose();
         }
-
-        while (_runOptions.TryTake(out var options))
-        {
-            options.Dispose();
-        }
     }
+
+    TimeSpan IFrameCompletion.Estimate(int stage, int batch) => LatencyFor(_stages[stage].Provider).Estimate(stage, batch);
+
+    void IFrameCompletion.RecordStage(int stage, List<ScheduledFrame> batch, TimeSpan elapsed)
+    {
+        var warmup = true;
+        foreach (var frame in batch)
+        {
+            warmup &= frame.Request.IsWarmup;
+        }
+
+        if (warmup)
+        {
+            return;
+        }
+
+        var runner = _stages[stage];
+        LatencyFor(runner.Provider).Record(stage, elapsed, batch.Count);
+        Statistics.RecordStage(batch.Count);
+        RuntimeMetrics.RecordStage(Name, stage + 1, runner.Provider, elapsed, batch.Count);
+    }
+
+    void IFrameCompletion.Finish(ScheduledFrame frame, ExitEvent final) => Finish(frame, final);
+
+    void IFrameCompletion.Abandon(ScheduledFrame frame) => Abandon(frame);
 
     private static void Configure(SessionOptions options, EngineOptions engine)
     {
@@ -383,77 +428,87 @@ public sealed class EarlyExitEngine : IDisposable
         {
             options.IntraOpNumThreads = engine.IntraOpThreads;
         }
+
+        // Spinning intra-op threads burn a core each between runs; at camera frame rates that is most of the CPU.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", engine.AllowSpinning ? "1" : "0");
     }
 
-    private ExitEvent? Preprocess(FrameRequest request, float[] destination)
+    private void CheckPolicy(FrameRequest request)
     {
-        try
+        if (request.Policy.ExitCount != ExitCount)
         {
-            _preprocessor.Process(request.Image, destination);
-            return null;
-        }
-        catch (InvalidImageException ex)
-        {
-            RuntimeLog.FrameRejected(_logger, request.FrameId, ex.Message);
-            var code = ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument;
-            return FrameEvaluation.Failed(request.FrameId, code, ex.Message, _clock.GetElapsedTime(request.ReceivedTimestamp));
+            throw new ArgumentException($"The policy has {request.Policy.ExitCount} thresholds; model '{Name}' has {ExitCount} exits.", nameof(request));
         }
     }
 
-    /// <summary>Runs one stage: into host buffers; over an IOBinding that replaces <c>tensors.Bound</c> with the stage's
-    /// feature; or through the stage's captured graph, which replaces <c>tensors.Device</c>. Returns an error event on
-    /// failure.</summary>
-    private ExitEvent? RunStage(StageRunner stage, FrameRequest request, float[] input, float[] logits, float[]? feature, ref FrameTensors tensors, RunOptions runOptions, int exitsComputed, TimeSpan elapsed, CancellationToken cancellationToken)
+    /// <summary>
+    /// A frame's place in the queues. With a budget: its deadline. Without: its stream's virtual time (each frame
+    /// advances it by a frame's estimated cost, so a stream that sends more than others queues behind them) plus a
+    /// horizon that puts budgeted frames first without letting unbudgeted ones wait for ever.
+    /// </summary>
+    private long OrderKey(FrameRequest request, AdmissionClient? client)
     {
-        var start = _clock.GetTimestamp();
-        try
+        if (request.Budget is { } budget && request.Mode != InferenceMode.Full)
         {
-            if (CapturesGraphs)
-            {
-                // Not stopped half-way: a replay cannot be, and takes at most a few milliseconds. Cancellation is seen
-                // before the next stage.
-                var next = stage.RunCaptured(tensors.Device is null ? input : null, tensors.Device, logits, runOptions);
-                tensors.Device?.Release();
-                tensors.Device = next;
-                tensors.HostInputSpent = true;
-            }
-            else
-            {
-                using (cancellationToken.Register(static o => ((RunOptions)o!).Terminate = true, runOptions))
-                {
-                    if (tensors.Bound is null)
-                    {
-                        stage.Run(input, 1, logits, feature ?? Memory<float>.Empty, runOptions);
-                    }
-                    else
-                    {
-                        var next = stage.RunBound(tensors.Bound, 1, logits, runOptions);
-                        tensors.Bound.Dispose();
-                        tensors.Bound = next;
-                        tensors.HostInputSpent = true;
-                    }
-                }
-            }
-        }
-        catch (Exception ex) when (cancellationToken.IsCancellationRequested && ex is OnnxRuntimeException or DeviceMemoryException or OperationCanceledException)
-        {
-            throw new OperationCanceledException(cancellationToken);
-        }
-        catch (Exception ex) when (ex is OnnxRuntimeException or DeviceMemoryException)
-        {
-            RuntimeLog.FrameFailed(_logger, ex, request.FrameId, stage.Index + 1);
-            return FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Internal, $"Stage {stage.Index + 1} failed: {ex.Message}", elapsed, exitsComputed);
+            return request.ReceivedTimestamp + ToTimestampTicks(budget);
         }
 
+        var start = request.ReceivedTimestamp;
+        if (client is not null)
+        {
+            var cost = ToTimestampTicks(FrameCost());
+            lock (client)
+            {
+                start = Math.Max(start, client.VirtualFinish);
+                client.VirtualFinish = start + cost;
+            }
+        }
+
+        return start + ToTimestampTicks(UnbudgetedHorizon);
+    }
+
+    /// <summary>The executor time of one frame that runs every stage at batch 1.</summary>
+    private TimeSpan FrameCost()
+    {
+        var total = TimeSpan.Zero;
+        for (var s = 0; s < ExitCount; s++)
+        {
+            total += LatencyFor(_stages[s].Provider).Estimate(s);
+        }
+
+        return total / _scheduler.Executors;
+    }
+
+    private long ToTimestampTicks(TimeSpan span) => (long)(span.Ticks * (double)_clock.TimestampFrequency / TimeSpan.TicksPerSecond);
+
+    private void Finish(ScheduledFrame frame, ExitEvent final)
+    {
+        StageExecutor.Release(frame);
+        Admission.Release(frame.Client);
+        Interlocked.Decrement(ref _inFlight);
+        var request = frame.Request;
         if (!request.IsWarmup)
         {
-            var stageTime = _clock.GetElapsedTime(start);
-            Latency.Record(stage.Index, stageTime);
-            Statistics.RecordStage();
-            RuntimeMetrics.RecordStage(Name, stage.Index + 1, stage.Provider, stageTime);
+            Interlocked.Increment(ref _completed);
+            var total = _clock.GetElapsedTime(request.ReceivedTimestamp);
+            Statistics.RecordFrame(final.Kind is not (ExitKind.Error or ExitKind.Dropped), total, frame.Inference, frame.Evaluation.QueueTime, _clock.GetUtcNow());
+            RuntimeMetrics.RecordFrame(Name, final, total);
         }
 
-        return null;
+        frame.Sink.OnEvent(final);
+    }
+
+    private void Abandon(ScheduledFrame frame)
+    {
+        StageExecutor.Release(frame);
+        Admission.Release(frame.Client);
+        Interlocked.Decrement(ref _inFlight);
+        if (!frame.Request.IsWarmup)
+        {
+            Interlocked.Increment(ref _cancelled);
+        }
+
+        frame.Sink.OnCancelled();
     }
 
     private void Warmup(int runs)
@@ -483,11 +538,35 @@ public sealed class EarlyExitEngine : IDisposable
                 // The first run pays one-off allocation and kernel selection; it is not a latency sample.
                 if (i > 0 || runs == 1)
                 {
-                    Latency.Record(stage.Index, _clock.GetElapsedTime(start));
+                    LatencyFor(stage.Provider).Record(stage.Index, _clock.GetElapsedTime(start));
                 }
             }
 
+            WarmupBatch(stage, runs, runOptions);
             input = feature;
+        }
+    }
+
+    /// <summary>Seeds the estimate of a stage's largest batch too, so that the first batches are planned on a measurement.</summary>
+    private void WarmupBatch(StageRunner stage, int runs, RunOptions runOptions)
+    {
+        var batch = _scheduler.MaxBatch[stage.Index];
+        if (batch <= 1)
+        {
+            return;
+        }
+
+        var input = new float[batch * stage.InputLength];
+        var logits = new float[batch * Classes.Count];
+        var feature = new float[batch * stage.FeatureLength];
+        for (var i = 0; i < runs; i++)
+        {
+            var start = _clock.GetTimestamp();
+            stage.Run(input, batch, logits, feature, runOptions);
+            if (i > 0 || runs == 1)
+            {
+                LatencyFor(stage.Provider).Record(stage.Index, _clock.GetElapsedTime(start), batch);
+            }
         }
     }
 
@@ -511,7 +590,7 @@ public sealed class EarlyExitEngine : IDisposable
                     // The first replay pays the feature buffer's allocation: not a latency sample.
                     if (i > 0 || runs == 1)
                     {
-                        Latency.Record(stage.Index, elapsed);
+                        LatencyFor(stage.Provider).Record(stage.Index, elapsed);
                     }
                 }
 
@@ -528,44 +607,6 @@ public sealed class EarlyExitEngine : IDisposable
     private string DescribeEstimates() =>
         string.Join(", ", Enumerable.Range(0, ExitCount).Select(s => string.Create(CultureInfo.InvariantCulture, $"{Latency.Estimate(s).TotalMilliseconds:F3} ms")));
 
-    private RunOptions RentRunOptions()
-    {
-        if (_runOptions.TryTake(out var options))
-        {
-            return options;
-        }
-
-        return new RunOptions();
-    }
-
-    private void ReturnRunOptions(RunOptions options)
-    {
-        if (options.Terminate || _disposed)
-        {
-            // A terminated RunOptions is not reused: resetting the flag races with a late cancellation callback.
-            options.Dispose();
-            return;
-        }
-
-        _runOptions.Add(options);
-    }
-
-    /// <summary>Where a frame's tensor between stages is: a bound OrtValue (IOBinding) or a pooled device buffer
-    /// (captured graphs); neither when features go through host arrays.</summary>
-    private struct FrameTensors : IDisposable
-    {
-        public OrtValue? Bound;
-        public DeviceBuffer? Device;
-
-        /// <summary>True once stage 1 has taken the host input in (its array can go back to the pool).</summary>
-        public bool HostInputSpent;
-
-        public void Dispose()
-        {
-            Bound?.Dispose();
-            Bound = null;
-            Device?.Release();
-            Device = null;
-        }
-    }
+    private StageLatencyEstimator LatencyFor(string provider) =>
+        _latency.GetOrAdd(provider, static (_, engine) => new StageLatencyEstimator(engine.ExitCount, clock: engine._clock), this);
 }

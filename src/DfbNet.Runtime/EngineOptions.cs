@@ -1,4 +1,5 @@
 using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Scheduling;
 
 namespace DfbNet.Runtime;
 
@@ -8,8 +9,16 @@ public sealed class EngineOptions
     /// <summary>The providers to try, in order. Default: CPU.</summary>
     public ExecutionProviderChain Providers { get; set; } = ExecutionProviderChain.CpuOnly;
 
-    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose (all cores).</summary>
-    public int IntraOpThreads { get; set; }
+    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose (all cores). The default, 1, lets
+    /// the scheduler's executors (one per core) each run a batch on a core of its own.</summary>
+    public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>Let ONNX Runtime's intra-op threads spin between runs (<c>session.intra_op.allow_spinning</c>). Off: a
+    /// spinning pool costs a core per thread at camera frame rates for a few percent at saturation.</summary>
+    public bool AllowSpinning { get; set; }
+
+    /// <summary>Admission, batching and executors.</summary>
+    public SchedulerOptions Scheduler { get; set; } = new();
 
     /// <summary>Runs of each stage at load time, so that the latency estimates start from measurements.</summary>
     public int WarmupRuns { get; set; } = 3;

@@ -12,6 +12,8 @@ public sealed class EngineStatistics
     private long _inferCount;
     private long _inferTicks;
     private long _executions;
+    private long _queueTicks;
+    private long _batchedFrames;
     private long _lastInferenceUnixMs;
 
     /// <summary>A consistent-enough copy of the counters (each read atomically).</summary>
@@ -21,7 +23,9 @@ public sealed class EngineStatistics
         Interlocked.Read(ref _inputCount), TimeSpan.FromTicks(Interlocked.Read(ref _inputTicks)),
         Interlocked.Read(ref _inferCount), TimeSpan.FromTicks(Interlocked.Read(ref _inferTicks)),
         Interlocked.Read(ref _executions),
-        Interlocked.Read(ref _lastInferenceUnixMs));
+        Interlocked.Read(ref _lastInferenceUnixMs),
+        TimeSpan.FromTicks(Interlocked.Read(ref _queueTicks)),
+        Interlocked.Read(ref _batchedFrames));
 
     internal void RecordInput(TimeSpan elapsed)
     {
@@ -29,15 +33,18 @@ public sealed class EngineStatistics
         Interlocked.Add(ref _inputTicks, elapsed.Ticks);
     }
 
-    internal void RecordStage()
+    /// <summary>One stage run over <paramref name="batch"/> frames.</summary>
+    internal void RecordStage(int batch)
     {
         Interlocked.Increment(ref _executions);
+        Interlocked.Add(ref _batchedFrames, batch);
     }
 
-    internal void RecordFrame(bool success, TimeSpan total, TimeSpan inference, DateTimeOffset now)
+    internal void RecordFrame(bool success, TimeSpan total, TimeSpan inference, TimeSpan queue, DateTimeOffset now)
     {
         if (success)
         {
+            Interlocked.Add(ref _queueTicks, queue.Ticks);
             Interlocked.Increment(ref _successCount);
             Interlocked.Add(ref _successTicks, total.Ticks);
             Interlocked.Increment(ref _inferCount);
@@ -53,7 +60,8 @@ public sealed class EngineStatistics
     }
 }
 
-/// <summary>Counters of <see cref="EngineStatistics"/> at one moment.</summary>
+/// <summary>Counters of <see cref="EngineStatistics"/> at one moment. <see cref="QueueTime"/> is the total wait of
+/// successful frames before their first stage; <see cref="StageFrames"/> / <see cref="StageExecutions"/> is the mean batch.</summary>
 public sealed record EngineStatisticsSnapshot(
     long SuccessCount,
     TimeSpan SuccessTime,
@@ -64,4 +72,6 @@ public sealed record EngineStatisticsSnapshot(
     long InferCount,
     TimeSpan InferTime,
     long StageExecutions,
-    long LastInferenceUnixMs);
+    long LastInferenceUnixMs,
+    TimeSpan QueueTime,
+    long StageFrames);

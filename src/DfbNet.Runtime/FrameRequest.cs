@@ -12,6 +12,9 @@ namespace DfbNet.Runtime;
 /// <param name="ReceivedTimestamp">When the frame arrived, from the engine's clock.</param>
 public sealed record FrameRequest(string FrameId, ImageSource Image, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, long ReceivedTimestamp)
 {
+    /// <summary>Run exit 1 even when the budget cannot be met (a late answer rather than none).</summary>
+    public bool AlwaysAnswer { get; init; }
+
     /// <summary>A start-up frame of the engine's own: counted nowhere (statistics, metrics, latency estimates).</summary>
     internal bool IsWarmup { get; init; }
 }

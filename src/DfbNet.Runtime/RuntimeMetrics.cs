@@ -26,6 +26,7 @@ public static class RuntimeMetrics
         ExitKind.Refinement => "refinement",
         ExitKind.Fused => "fused",
         ExitKind.BudgetCut => "budget_cut",
+        ExitKind.Dropped => "dropped",
         _ => "error",
     })];
 
@@ -50,17 +51,36 @@ public static class RuntimeMetrics
     public static Histogram<double> StageDuration { get; } = Meter.CreateHistogram("dfbnet.stage.duration", unit: "s", description: "Time of one stage run, by model, stage and execution provider", tags: null, advice: LatencyBuckets);
 
     /// <summary>Frames being processed now, tagged model (observed when metrics are collected).</summary>
+    public static Histogram<int> BatchSize { get; } = Meter.CreateHistogram("dfbnet.stage.batch_size", unit: "{frame}", description: "Frames per stage run, by model and stage", tags: null, advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64] });
+
+    public static ObservableGauge<int> FramesQueued { get; } = Meter.CreateObservableGauge("dfbnet.frames.queued", ObserveFramesQueued, unit: "{frame}", description: "Frames waiting in a model's stage queues");
+
+    public static Counter<long> FramesRefused { get; } = Meter.CreateCounter<long>("dfbnet.frames.refused", unit: "{frame}", description: "Frames refused at admission, by model and code");
+
     public static ObservableGauge<int> FramesInFlight { get; } = Meter.CreateObservableGauge("dfbnet.frames.in_flight", ObserveFramesInFlight, unit: "{frame}", description: "Frames being processed, by model");
 
     internal static void Track(EarlyExitEngine engine) => LiveEngines.TryAdd(engine, 0);
 
     internal static void Untrack(EarlyExitEngine engine) => LiveEngines.TryRemove(engine, out _);
 
-    internal static void RecordStage(string model, int stage, string provider, TimeSpan elapsed)
+    internal static void RecordStage(string model, int stage, string provider, TimeSpan elapsed, int batch)
     {
         if (StageDuration.Enabled)
         {
             StageDuration.Record(elapsed.TotalSeconds, new("model", model), new("stage", Number(stage)), new("provider", provider));
+        }
+
+        if (BatchSize.Enabled)
+        {
+            BatchSize.Record(batch, new("model", model), new("stage", Number(stage)));
+        }
+    }
+
+    internal static void RecordRefusal(string model, FrameErrorCode code)
+    {
+        if (FramesRefused.Enabled)
+        {
+            FramesRefused.Add(1, new("model", model), new("code", code == FrameErrorCode.ResourceExhausted ? "resource_exhausted" : "unavailable"));
         }
     }
 
@@ -76,6 +96,9 @@ public static class RuntimeMetrics
             FrameDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("model", model));
         }
     }
+
+    private static IEnumerable<Measurement<int>> ObserveFramesQueued() =>
+        LiveEngines.Keys.Select(e => new Measurement<int>(e.QueuedFrames, new KeyValuePair<string, object?>("model", e.Name)));
 
     private static IEnumerable<Measurement<int>> ObserveFramesInFlight() =>
         LiveEngines.Keys.Select(e => new Measurement<int>(e.InFlightFrames, new KeyValuePair<string, object?>("model", e.Name)));

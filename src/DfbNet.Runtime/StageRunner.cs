@@ -36,9 +36,10 @@ public sealed class StageRunner : IDisposable
     private readonly DeviceBufferPool? _featureBuffers;
     private volatile bool _onFallback;
 
-    internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger)
+    internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger, int maxBatch = int.MaxValue)
     {
         Index = index;
+        MaxBatch = maxBatch;
         Spec = spec;
         _primary = primary;
         _logger = logger;
@@ -94,6 +95,9 @@ public sealed class StageRunner : IDisposable
 
     /// <summary>K.</summary>
     public int ClassCount { get; }
+
+    /// <summary>The largest batch the stage's model takes: its fixed batch dimension, or int.MaxValue for a dynamic one.</summary>
+    public int MaxBatch { get; }
 
     /// <summary>Floats per item of the input.</summary>
     public int InputLength { get; }

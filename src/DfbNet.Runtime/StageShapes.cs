@@ -19,7 +19,7 @@ internal static class StageShapes
         return checked((int)n);
     }
 
-    public static (long[]? Feature, long[] Input) Check(InferenceSession session, StageSpec spec, int index, int classCount, long[] expectedInput, bool last, string manifestPath)
+    public static (long[]? Feature, long[] Input, int MaxBatch) Check(InferenceSession session, StageSpec spec, int index, int classCount, long[] expectedInput, bool last, string manifestPath)
     {
         var field = $"stages[{index}]";
         if (session.InputMetadata.Count != 1)
@@ -50,9 +50,11 @@ internal static class StageShapes
             throw new ManifestException(manifestPath, $"{field}.logitsOutput", $"'{spec.LogitsOutput}' has shape [N, {string.Join(", ", logits)}]; the manifest lists {classCount} classes");
         }
 
+        // A symbolic (dynamic) batch dimension takes any batch; a fixed one is the only batch the stage runs.
+        var maxBatch = inputMeta.Dimensions[0] > 0 ? inputMeta.Dimensions[0] : int.MaxValue;
         if (last)
         {
-            return (null, input);
+            return (null, input, maxBatch);
         }
 
         if (!session.OutputMetadata.TryGetValue(spec.FeatureOutput!, out var featureMeta))
@@ -60,7 +62,7 @@ internal static class StageShapes
             throw new ManifestException(manifestPath, $"{field}.featureOutput", $"'{spec.FeatureOutput}' is not an output of '{spec.File}' (it has: {string.Join(", ", session.OutputMetadata.Keys)})");
         }
 
-        return (WithoutBatch(featureMeta, $"{field}.featureOutput", spec.File, manifestPath), input);
+        return (WithoutBatch(featureMeta, $"{field}.featureOutput", spec.File, manifestPath), input, maxBatch);
     }
 
     private static long[] WithoutBatch(NodeMetadata meta, string field, string file, string manifestPath)

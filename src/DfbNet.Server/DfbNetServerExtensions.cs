@@ -19,6 +19,7 @@ public static class DfbNetServerExtensions
             .ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelRegistry>();
+        services.AddSingleton<StreamLimiter>();
         services.AddGrpc();
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<DfbNetServerOptions>>((grpc, dfbnet) =>

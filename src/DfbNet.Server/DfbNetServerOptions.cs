@@ -30,21 +30,62 @@ public sealed class DfbNetServerOptions
     [Range(1024, 256 * 1024 * 1024)]
     public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Frames of one stream processed concurrently; their events may interleave.</summary>
+    /// <summary>Frames of one stream in the model's scheduler at once (batched with other streams' frames); their events
+    /// may interleave when more than one.</summary>
     [Range(1, 64)]
     public int MaxFramesInFlightPerStream { get; set; } = 1;
 
-    /// <summary>Frames of one stream received but not yet started; the client is slowed (HTTP/2 flow control) beyond this.</summary>
+    /// <summary>Frames of one stream received and not yet started; beyond it <see cref="StreamQueuePolicy"/> applies.</summary>
     [Range(1, 1024)]
     public int StreamQueueCapacity { get; set; } = 8;
+
+    /// <summary>What a stream does with a frame that arrives while its queue is full, when the stream does not say:
+    /// <c>Queue</c> stops reading (HTTP/2 flow control slows the client); <c>Latest</c> replaces the oldest waiting frame,
+    /// which ends with a DROPPED event (live cameras).</summary>
+    public StreamQueuePolicy StreamQueuePolicy { get; set; } = StreamQueuePolicy.Queue;
+
+    /// <summary>Frames admitted to one model at most (queued anywhere in the server plus running); a frame beyond it is
+    /// refused at once (UNAVAILABLE, or RESOURCE_EXHAUSTED for a stream above its share).</summary>
+    [Range(1, 100_000)]
+    public int MaxAdmittedFrames { get; set; } = 32;
+
+    /// <summary>Most frames of any streams run together in one stage run; 1 turns batching off.</summary>
+    [Range(1, 1024)]
+    public int MaxBatchSize { get; set; } = 8;
+
+    /// <summary>How long a batch that is not full may wait for more frames, in microseconds (never past a frame's
+    /// budget); 0 runs at once with whatever is queued.</summary>
+    [Range(0, 1_000_000)]
+    public int MaxQueueDelayMicroseconds { get; set; }
+
+    /// <summary>Threads per model that run batches; 0 for one per core.</summary>
+    [Range(0, 256)]
+    public int Executors { get; set; }
+
+    /// <summary>Let ONNX Runtime's intra-op threads spin while idle (faster hand-offs, a busy core each at low rates).</summary>
+    public bool AllowSpinning { get; set; }
+
+    /// <summary>Streams (both protocols) open at once; one more is refused with RESOURCE_EXHAUSTED.</summary>
+    [Range(1, 100_000)]
+    public int MaxStreams { get; set; } = 256;
+
+    /// <summary>Concurrent HTTP/2 streams (calls) per client connection (Kestrel's limit; more wait at the client).</summary>
+    [Range(1, 10_000)]
+    public int MaxStreamsPerConnection { get; set; } = 100;
+
+    /// <summary>HTTP/2 flow-control window per stream, in bytes (at least 65,535): how much a client may send that the
+    /// server has not read. Small, so that frames do not wait unseen in transport buffers.</summary>
+    [Range(65_535, 16 * 1024 * 1024)]
+    public int Http2StreamWindowBytes { get; set; } = 65_535;
 
     /// <summary>Classes listed in a prediction's top-k when a request does not say.</summary>
     [Range(1, 1000)]
     public int DefaultTopK { get; set; } = 5;
 
-    /// <summary>ONNX Runtime intra-op threads per stage session; 0 for ONNX Runtime's default (all cores).</summary>
+    /// <summary>ONNX Runtime intra-op threads per stage session; 0 for ONNX Runtime's default (all cores). 1 (the default)
+    /// leaves the parallelism to the executors, one per core.</summary>
     [Range(0, 1024)]
-    public int IntraOpThreads { get; set; }
+    public int IntraOpThreads { get; set; } = 1;
 
     /// <summary>Warm-up runs per stage at start-up (seed the latency estimates).</summary>
     [Range(0, 1000)]
@@ -89,4 +130,14 @@ public sealed class DfbNetServerOptions
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;
+}
+
+/// <summary>What a stream does with a frame that arrives while its queue is full.</summary>
+public enum StreamQueuePolicy
+{
+    /// <summary>Stop reading the stream until a frame starts: HTTP/2 flow control slows the client; nothing is dropped.</summary>
+    Queue,
+
+    /// <summary>Replace the stream's oldest frame that has not started; it ends with a DROPPED event.</summary>
+    Latest,
 }

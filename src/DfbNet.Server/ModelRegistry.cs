@@ -1,6 +1,7 @@
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime;
 using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Scheduling;
 using DfbNet.Server.Internal;
 using Microsoft.Extensions.Options;
 
@@ -11,7 +12,7 @@ public sealed class ModelRegistry : IDisposable
 {
     private readonly Dictionary<string, EarlyExitEngine> _models;
 
-    public ModelRegistry(IOptions<DfbNetServerOptions> options, ILoggerFactory loggerFactory, IHostEnvironment environment)
+    public ModelRegistry(IOptions<DfbNetServerOptions> options, ILoggerFactory loggerFactory, IHostEnvironment environment, TimeProvider clock)
     {
         ArgumentNullException.ThrowIfNull(options);
         var settings = options.Value;
@@ -40,8 +41,19 @@ public sealed class ModelRegistry : IDisposable
             UseIoBinding = settings.UseIoBinding,
             Breaker = new ProviderBreakerOptions { BreakDuration = TimeSpan.FromSeconds(settings.ProviderBreakSeconds) },
             IntraOpThreads = settings.IntraOpThreads,
+            AllowSpinning = settings.AllowSpinning,
             WarmupRuns = settings.WarmupRuns,
             MaxImagePixels = settings.MaxImagePixels,
+
+            // One time source for the server and the engines: a frame's receipt stamp and its budget share it.
+            Clock = clock,
+            Scheduler = new SchedulerOptions
+            {
+                MaxBatchSize = settings.MaxBatchSize,
+                MaxQueueDelay = TimeSpan.FromMicroseconds(settings.MaxQueueDelayMicroseconds),
+                MaxAdmittedFrames = settings.MaxAdmittedFrames,
+                Executors = settings.Executors,
+            },
         };
 
         var folders = Directory.EnumerateDirectories(Root)

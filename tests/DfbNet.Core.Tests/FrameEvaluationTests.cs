@@ -177,12 +177,38 @@ public sealed class FrameEvaluationTests
     }
 
     [Fact]
-    public void Budget_FirstStageAlwaysRuns_EvenWhenAlreadyOverBudget()
+    public void Budget_SpentBeforeTheFirstStage_EndsAtOnceWithoutAPrediction()
     {
         var (frame, clock, est) = Create(InferenceMode.FirstExit, TimeSpan.FromMilliseconds(1), 0.99f, 0.99f);
         clock.Advance(TimeSpan.FromMilliseconds(5));
+        Assert.False(frame.TryBeginStage(est, out var cut));
+        Assert.NotNull(cut);
+        Assert.Equal(ExitKind.BudgetCut, cut.Kind);
+        Assert.True(cut.IsFinal);
+        Assert.Equal(0, cut.ExitsComputed);
+        Assert.Null(cut.Prediction);
+        Assert.True(frame.IsComplete);
+    }
+
+    [Fact]
+    public void Budget_FirstStageRunsOverBudget_WhenAlwaysAnswer()
+    {
+        var clock = new FakeTimeProvider();
+        var est = new StageLatencyEstimator(2, clock: clock);
+        est.Record(0, TimeSpan.FromMilliseconds(10));
+        est.Record(1, TimeSpan.FromMilliseconds(10));
+        var frame = new FrameEvaluation("f", new ExitPolicy([0.99f, 0.99f]), 3, InferenceMode.FirstExit, TimeSpan.FromMilliseconds(1), clock, clock.GetTimestamp(), alwaysAnswer: true);
+        clock.Advance(TimeSpan.FromMilliseconds(5));
         Assert.True(frame.TryBeginStage(est, out var cut));
         Assert.Null(cut);
+        var events = new List<ExitEvent>();
+        frame.CompleteStage([0.5f, 0.4f, 0.1f], events);
+
+        // Exit 2 is held to the budget: the answer is exit 1's, cut.
+        Assert.False(frame.TryBeginStage(est, out cut));
+        Assert.Equal(ExitKind.BudgetCut, cut!.Kind);
+        Assert.Equal(1, cut.ExitsComputed);
+        Assert.NotNull(cut.Prediction);
     }
 
     [Fact]

@@ -119,7 +119,15 @@ public sealed class OpenInferenceTests : IAsyncLifetime
         request.Parameters["timeout"] = new Inference.InferParameter { Int64Param = 1 };
         var response = await _client.ModelInferAsync(request);
         Assert.Equal("budget_cut", response.Parameters["exit_kind"].StringParam);
+        Assert.Equal(0, response.Parameters["exits_computed"].Int64Param);
+        Assert.Empty(response.Outputs);
+
+        // always_answer: exit 1 runs whatever the budget, and its answer comes back cut.
+        request.Parameters["always_answer"] = new Inference.InferParameter { BoolParam = true };
+        response = await _client.ModelInferAsync(request);
+        Assert.Equal("budget_cut", response.Parameters["exit_kind"].StringParam);
         Assert.Equal(1, response.Parameters["exits_computed"].Int64Param);
+        Assert.Single(response.Outputs);
     }
 
     [Fact]

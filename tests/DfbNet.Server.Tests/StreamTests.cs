@@ -102,7 +102,28 @@ public sealed class StreamTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Stream_TinyBudget_CutsAfterFirstExitWithFusionSoFar()
+    public async Task Stream_TinyBudget_EndsAtOnceWithAPredictionlessCut()
+    {
+        var events = await RunTightBudget(alwaysAnswer: false);
+        var tight = Assert.Single(events, e => e.FrameId == "tight");
+        Assert.Equal(ExitKind.BudgetCut, tight.Kind);
+        Assert.Equal(0, tight.ExitsComputed);
+        Assert.Null(tight.Prediction);
+        Assert.True(tight.Final);
+    }
+
+    [Fact]
+    public async Task Stream_TinyBudget_WithAlwaysAnswer_CutsAfterFirstExitWithFusionSoFar()
+    {
+        var events = await RunTightBudget(alwaysAnswer: true);
+        var tight = events.Where(e => e.FrameId == "tight").ToList();
+        Assert.Equal([ExitKind.BelowThreshold, ExitKind.BudgetCut], tight.Select(e => e.Kind));
+        Assert.Equal(1, tight[^1].ExitsComputed);
+        Assert.Equal(tight[0].Prediction.ClassIndex, tight[^1].Prediction.ClassIndex);
+        Assert.True(tight[^1].Final);
+    }
+
+    private async Task<List<Protocol.V1.ExitEvent>> RunTightBudget(bool alwaysAnswer)
     {
         using var call = _server.Client.ClassifyStream();
         var reading = ReadAll(call.ResponseStream);
@@ -113,19 +134,15 @@ public sealed class StreamTests : IAsyncLifetime
                 Mode = InferenceMode.FirstExit,
                 Thresholds = new ThresholdSelection { Explicit = new Thresholds { Values = { 1f, 1f, 1f } } },
                 Budget = Duration.FromTimeSpan(TimeSpan.FromMinutes(1)),
+                AlwaysAnswer = alwaysAnswer,
             },
         });
         await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "roomy", Image = Frames.Raw(0) } });
         await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "tight", Image = Frames.Raw(1), Budget = Duration.FromTimeSpan(TimeSpan.FromTicks(10)) } });
         await call.RequestStream.CompleteAsync();
         var events = await reading;
-
         Assert.Equal([ExitKind.BelowThreshold, ExitKind.BelowThreshold, ExitKind.BelowThreshold, ExitKind.Fused], events.Where(e => e.FrameId == "roomy").Select(e => e.Kind));
-        var tight = events.Where(e => e.FrameId == "tight").ToList();
-        Assert.Equal([ExitKind.BelowThreshold, ExitKind.BudgetCut], tight.Select(e => e.Kind));
-        Assert.Equal(1, tight[^1].ExitsComputed);
-        Assert.Equal(tight[0].Prediction.ClassIndex, tight[^1].Prediction.ClassIndex);
-        Assert.True(tight[^1].Final);
+        return events;
     }
 
     [Fact]

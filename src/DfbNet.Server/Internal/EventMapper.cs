@@ -5,7 +5,7 @@ using Proto = DfbNet.Protocol.V1;
 
 namespace DfbNet.Server.Internal;
 
-/// <summary>Engine events to wire events: class names, top-k, durations.</summary>
+/// <summary>Engine events to wire events: class names, top-k, durations; and the one mapping of frame failures to status codes.</summary>
 internal static class EventMapper
 {
     public static Proto.ExitEvent ToProto(ExitEvent e, IReadOnlyList<string> classes, int topK)
@@ -18,6 +18,7 @@ internal static class EventMapper
             Final = e.IsFinal,
             ServerTime = Duration.FromTimeSpan(e.ServerTime),
             ExitsComputed = e.ExitsComputed,
+            QueueTime = Duration.FromTimeSpan(e.QueueTime),
         };
 
         if (e.Prediction is { } p)
@@ -44,6 +45,7 @@ internal static class EventMapper
         FrameErrorCode.None => StatusCode.OK,
         FrameErrorCode.InvalidArgument => StatusCode.InvalidArgument,
         FrameErrorCode.ResourceExhausted => StatusCode.ResourceExhausted,
+        FrameErrorCode.Unavailable => StatusCode.Unavailable,
         _ => StatusCode.Internal,
     };
 
@@ -55,6 +57,7 @@ internal static class EventMapper
         ExitKind.Fused => Proto.ExitKind.Fused,
         ExitKind.BudgetCut => Proto.ExitKind.BudgetCut,
         ExitKind.Error => Proto.ExitKind.Error,
+        ExitKind.Dropped => Proto.ExitKind.Dropped,
         _ => Proto.ExitKind.Unspecified,
     };
 

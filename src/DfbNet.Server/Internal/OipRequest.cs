@@ -68,8 +68,16 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
             budget = us == 0 ? null : TimeSpan.FromMicroseconds(us);
         }
 
+        var alwaysAnswer = false;
+        if (p.TryGetValue(OipTensors.AlwaysAnswerParameter, out var alwaysValue))
+        {
+            alwaysAnswer = alwaysValue.ParameterChoiceCase == Inference.InferParameter.ParameterChoiceOneofCase.BoolParam
+                ? alwaysValue.BoolParam
+                : throw Invalid("Parameter 'always_answer' must be a bool.");
+        }
+
         var id = string.IsNullOrEmpty(request.Id) ? "0" : request.Id;
-        return new OipRequest(engine, new FrameRequest(id, image, policy, mode, budget, receivedTimestamp), outputs);
+        return new OipRequest(engine, new FrameRequest(id, image, policy, mode, budget, receivedTimestamp) { AlwaysAnswer = alwaysAnswer }, outputs);
     }
 
     private static ImageSource ParseInput(Inference.ModelInferRequest request, EarlyExitEngine engine)

@@ -26,7 +26,14 @@ internal static class OipResponses
         response.Parameters["exits_computed"] = new Inference.InferParameter { Int64Param = e.ExitsComputed };
         response.Parameters["server_time_us"] = new Inference.InferParameter { Int64Param = (long)e.ServerTime.TotalMicroseconds };
 
-        var probabilities = e.Prediction!.Probabilities;
+        response.Parameters["queue_time_us"] = new Inference.InferParameter { Int64Param = (long)e.QueueTime.TotalMicroseconds };
+        if (e.Prediction is null)
+        {
+            // A budget cut before exit 1, or a dropped frame: the event has no prediction, so no output tensors.
+            return response;
+        }
+
+        var probabilities = e.Prediction.Probabilities;
         foreach (var output in request.Outputs)
         {
             if (output.Classification > 0)
@@ -78,6 +85,7 @@ internal static class OipResponses
         ExitKind.Refinement => "refinement",
         ExitKind.Fused => "fused",
         ExitKind.BudgetCut => "budget_cut",
+        ExitKind.Dropped => "dropped",
         _ => "error",
     };
 }

@@ -34,6 +34,9 @@ internal static class OipTensors
     /// <summary>Triton's request timeout in microseconds; DfbNet's per-frame budget.</summary>
     public const string TimeoutParameter = "timeout";
 
+    /// <summary>Request parameter (bool): run exit 1 even when the budget (timeout) cannot be met.</summary>
+    public const string AlwaysAnswerParameter = "always_answer";
+
     /// <summary>Output parameter of the classification extension: return the top k as "score:index:label".</summary>
     public const string ClassificationParameter = "classification";
 }

@@ -7,7 +7,7 @@ using Proto = DfbNet.Protocol.V1;
 namespace DfbNet.Server.Internal;
 
 /// <summary>A call's or stream's settings after defaults: the model, thresholds, mode, budget and top-k.</summary>
-internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, int TopK)
+internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, int TopK, bool AlwaysAnswer, StreamQueuePolicy? QueuePolicy)
 {
     public const string ModelHeader = "dfbnet-model";
     public const string ModeHeader = "dfbnet-mode";
@@ -15,6 +15,8 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
     public const string ThresholdsHeader = "dfbnet-thresholds";
     public const string BudgetHeader = "dfbnet-budget-ms";
     public const string TopKHeader = "dfbnet-top-k";
+    public const string QueuePolicyHeader = "dfbnet-queue-policy";
+    public const string AlwaysAnswerHeader = "dfbnet-always-answer";
 
     /// <summary>Merges message options (which win), call metadata and the server's defaults.</summary>
     /// <exception cref="RpcException">NOT_FOUND for an unknown model; INVALID_ARGUMENT for a bad preset, threshold, mode, budget or top-k.</exception>
@@ -74,8 +76,31 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
             throw Invalid($"top_k is {topK}; expected at least 1.");
         }
 
-        return new ResolvedOptions(engine, policy, mode, budget, Math.Min(topK, engine.Classes.Count));
+        var alwaysAnswer = options?.AlwaysAnswer == true || ParseBool(headers?.GetValue(AlwaysAnswerHeader), AlwaysAnswerHeader);
+        var queuePolicy = options?.QueuePolicy switch
+        {
+            Proto.QueuePolicy.Queue => StreamQueuePolicy.Queue,
+            Proto.QueuePolicy.Latest => StreamQueuePolicy.Latest,
+            _ => ParseQueuePolicy(headers?.GetValue(QueuePolicyHeader)),
+        };
+
+        return new ResolvedOptions(engine, policy, mode, budget, Math.Min(topK, engine.Classes.Count), alwaysAnswer, queuePolicy);
     }
+
+    /// <summary>The stream's queue policy from call metadata alone (protocols whose messages carry no stream options).</summary>
+    public static StreamQueuePolicy? QueuePolicyFrom(Metadata? headers) => ParseQueuePolicy(headers?.GetValue(QueuePolicyHeader));
+
+    private static StreamQueuePolicy? ParseQueuePolicy(string? value) =>
+        string.IsNullOrWhiteSpace(value) ? null
+        : value.Trim().ToLowerInvariant() switch
+        {
+            "queue" => StreamQueuePolicy.Queue,
+            "latest" => StreamQueuePolicy.Latest,
+            _ => throw Invalid($"{QueuePolicyHeader} '{value}' is not one of queue, latest."),
+        };
+
+    private static bool ParseBool(string? value, string key) =>
+        !string.IsNullOrWhiteSpace(value) && (bool.TryParse(value.Trim(), out var b) ? b : throw Invalid($"{key} '{value}' is not true or false."));
 
     /// <summary>A frame's own budget, or null to keep the stream's.</summary>
     public static TimeSpan? ToBudget(Google.Protobuf.WellKnownTypes.Duration duration, string field)

@@ -12,13 +12,15 @@ namespace DfbNet.Server.Services;
 internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
 {
     private readonly ModelRegistry _models;
+    private readonly StreamLimiter _streams;
     private readonly DfbNetServerOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<DfbNetService> _logger;
 
-    public DfbNetService(ModelRegistry models, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<DfbNetService> logger)
+    public DfbNetService(ModelRegistry models, StreamLimiter streams, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<DfbNetService> logger)
     {
         _models = models;
+        _streams = streams;
         _options = options.Value;
         _clock = clock;
         _logger = logger;
@@ -30,7 +32,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
         var settings = ResolvedOptions.Resolve(request.Options, context.RequestHeaders, _models, _options);
         var image = ImageMapper.MapOrThrow(request.Image, "image");
         var engine = settings.Engine;
-        var frame = new FrameRequest(string.IsNullOrEmpty(request.FrameId) ? "0" : request.FrameId, image, settings.Policy, settings.Mode, settings.Budget, received);
+        var frame = new FrameRequest(string.IsNullOrEmpty(request.FrameId) ? "0" : request.FrameId, image, settings.Policy, settings.Mode, settings.Budget, received) { AlwaysAnswer = settings.AlwaysAnswer };
 
         var response = new Proto.ClassifyResponse { Model = engine.Name };
         await foreach (var e in engine.ClassifyAsync(frame, context.CancellationToken))
@@ -47,10 +49,19 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
         return response;
     }
 
-    public override Task ClassifyStream(IAsyncStreamReader<Proto.StreamRequest> requestStream, IServerStreamWriter<Proto.ExitEvent> responseStream, ServerCallContext context)
+    public override async Task ClassifyStream(IAsyncStreamReader<Proto.StreamRequest> requestStream, IServerStreamWriter<Proto.ExitEvent> responseStream, ServerCallContext context)
     {
-        var session = new StreamSession(requestStream, responseStream, context, _models, _options, _clock, _logger);
-        return session.RunAsync();
+        using var lease = _streams.Enter();
+        if (!await requestStream.MoveNext(context.CancellationToken))
+        {
+            return;
+        }
+
+        var received = _clock.GetTimestamp();
+        var first = requestStream.Current;
+        var settings = ResolvedOptions.Resolve(first.Options, context.RequestHeaders, _models, _options);
+        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, _options, settings.Engine.ExitCount, _clock, _logger);
+        await session.RunAsync(first, received);
     }
 
     public override Task<Proto.ModelInfo> GetModelInfo(Proto.GetModelInfoRequest request, ServerCallContext context)

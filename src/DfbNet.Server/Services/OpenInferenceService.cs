@@ -18,13 +18,15 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         typeof(OpenInferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     private readonly ModelRegistry _models;
+    private readonly StreamLimiter _streams;
     private readonly DfbNetServerOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<OpenInferenceService> _logger;
 
-    public OpenInferenceService(ModelRegistry models, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger)
+    public OpenInferenceService(ModelRegistry models, StreamLimiter streams, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger)
     {
         _models = models;
+        _streams = streams;
         _options = options.Value;
         _clock = clock;
         _logger = logger;
@@ -79,7 +81,19 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
             Name = engine.Name,
             Platform = "dfbnet",
             Backend = "dfbnet",
-            MaxBatchSize = 0,
+            MaxBatchSize = engine.MaxBatchSizes.Max(),
+            DynamicBatching = engine.MaxBatchSizes.Max() > 1
+                ? new Inference.ModelDynamicBatching
+                {
+                    MaxQueueDelayMicroseconds = (ulong)_options.MaxQueueDelayMicroseconds,
+                    DefaultQueuePolicy = new Inference.ModelQueuePolicy
+                    {
+                        TimeoutAction = Inference.ModelQueuePolicy.Types.TimeoutAction.Reject,
+                        MaxQueueSize = (uint)engine.Admission.Bound,
+                        AllowTimeoutOverride = true,
+                    },
+                }
+                : null,
             Input =
             {
                 new Inference.ModelInput { Name = OipTensors.Image, DataType = Inference.DataType.TypeString, Dims = { 1 }, Optional = true },
@@ -124,7 +138,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
                 {
                     Success = Duration(s.SuccessCount, s.SuccessTime),
                     Fail = Duration(s.FailCount, s.FailTime),
-                    Queue = Duration(0, TimeSpan.Zero),
+                    Queue = Duration(s.SuccessCount, s.QueueTime),
                     ComputeInput = Duration(s.InputCount, s.InputTime),
                     ComputeInfer = Duration(s.InferCount, s.InferTime),
                     ComputeOutput = Duration(0, TimeSpan.Zero),
@@ -154,43 +168,11 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
 
     public override async Task ModelStreamInfer(IAsyncStreamReader<Inference.ModelInferRequest> requestStream, IServerStreamWriter<Inference.ModelStreamInferResponse> responseStream, ServerCallContext context)
     {
-        var token = context.CancellationToken;
-        await foreach (var request in requestStream.ReadAllAsync(token))
-        {
-            OipRequest parsed;
-            try
-            {
-                parsed = OipRequest.Parse(request, _models, _options, _clock.GetTimestamp());
-            }
-            catch (RpcException ex)
-            {
-                // A bad request inside a stream is answered with an error response; the stream goes on.
-                OipLog.StreamRequestRejected(_logger, request.Id, ex.Status.Detail);
-                await responseStream.WriteAsync(Error(request, ex.Status), token);
-                continue;
-            }
-
-            await foreach (var e in parsed.Engine.ClassifyAsync(parsed.Frame, token))
-            {
-                if (e.Kind == ExitKind.Error)
-                {
-                    await responseStream.WriteAsync(Error(request, new Status(EventMapper.ToStatusCode(e.ErrorCode), e.Error ?? "")), token);
-                    continue;
-                }
-
-                var response = OipResponses.Build(parsed, e);
-                response.Parameters["triton_final_response"] = new Inference.InferParameter { BoolParam = e.IsFinal };
-                await responseStream.WriteAsync(new Inference.ModelStreamInferResponse { InferResponse = response }, token);
-            }
-        }
-    }
-
-    private static Inference.ModelStreamInferResponse Error(Inference.ModelInferRequest request, Status status)
-    {
-        var response = new Inference.ModelInferResponse { ModelName = request.ModelName, ModelVersion = request.ModelVersion, Id = request.Id };
-        response.Parameters["triton_final_response"] = new Inference.InferParameter { BoolParam = true };
-        response.Parameters["status_code"] = new Inference.InferParameter { StringParam = status.StatusCode.ToString() };
-        return new Inference.ModelStreamInferResponse { ErrorMessage = status.Detail, InferResponse = response };
+        using var lease = _streams.Enter();
+        var protocol = new OipStreamProtocol(_models, _options, ResolvedOptions.QueuePolicyFrom(context.RequestHeaders), _logger);
+        var maxExits = _models.Names.Max(name => _models.GetOrThrow(name).ExitCount);
+        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, _options, maxExits, _clock, _logger);
+        await session.RunAsync();
     }
 
     private static Inference.ModelMetadataResponse.Types.TensorMetadata Tensor(string name, string datatype, params long[] shape) =>

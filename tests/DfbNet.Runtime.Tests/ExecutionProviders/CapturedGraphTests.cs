@@ -2,6 +2,7 @@ using DfbNet.Core;
 using DfbNet.Core.Onnx;
 using DfbNet.Runtime.ExecutionProviders;
 using DfbNet.Runtime.Preprocessing;
+using DfbNet.Runtime.Scheduling;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.ML.OnnxRuntime;
 
@@ -51,7 +52,7 @@ public sealed class CapturedGraphTests : IDisposable
     {
         var provider = new GraphCapturingProvider();
         using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
-        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider]), WarmupRuns = 2 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider]), WarmupRuns = 2, Scheduler = new() { MaxAdmittedFrames = 1024 } });
 
         var expected = new List<ExitEvent>[24];
         for (var i = 0; i < expected.Length; i++)
@@ -238,7 +239,7 @@ public sealed class CapturedGraphTests : IDisposable
 
     private static void AssertSame(List<ExitEvent> expected, List<ExitEvent> actual)
     {
-        Assert.Equal(expected.Select(e => (e.Kind, e.Exit)), actual.Select(e => (e.Kind, e.Exit)));
+        Assert.Equal(expected.Select(e => (e.Kind, e.Exit, e.Error)), actual.Select(e => (e.Kind, e.Exit, e.Error)));
         for (var i = 0; i < expected.Count; i++)
         {
             Assert.Equal(expected[i].Prediction!.Probabilities, actual[i].Prediction!.Probabilities);

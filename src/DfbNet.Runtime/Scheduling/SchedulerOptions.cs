@@ -1,0 +1,45 @@
+namespace DfbNet.Runtime.Scheduling;
+
+/// <summary>How a model's frames are admitted, batched across streams and run.</summary>
+public sealed class SchedulerOptions
+{
+    /// <summary>Most frames run together in one stage run; 1 turns batching off. Stages whose model has a fixed batch
+    /// dimension, and GPU stages that keep features on the device, run at batch 1 whatever this says.</summary>
+    public int MaxBatchSize { get; set; } = 8;
+
+    /// <summary>How long a batch that is not full may wait for more frames before it runs (Triton's
+    /// <c>max_queue_delay_microseconds</c>); never past a frame's budget. Zero (the default) runs at once with what is
+    /// queued: frames that arrive while the executors are busy still batch.</summary>
+    public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>Frames admitted to the model at most (queued plus running); beyond it a new frame is refused at once.</summary>
+    public int MaxAdmittedFrames { get; set; } = 64;
+
+    /// <summary>Threads that run batches, each one stage run at a time; 0 for one per core.</summary>
+    public int Executors { get; set; }
+
+    internal int ResolvedExecutors => Executors > 0 ? Executors : Math.Max(1, Environment.ProcessorCount);
+
+    internal void Validate()
+    {
+        if (MaxBatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "The maximum batch size must be at least 1.");
+        }
+
+        if (MaxQueueDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxQueueDelay), MaxQueueDelay, "The maximum queue delay must not be negative.");
+        }
+
+        if (MaxAdmittedFrames < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxAdmittedFrames), MaxAdmittedFrames, "The bound on admitted frames must be at least 1.");
+        }
+
+        if (Executors < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Executors), Executors, "Executors must be 0 (one per core) or more.");
+        }
+    }
+}

@@ -1,0 +1,355 @@
+using System.Threading.Channels;
+using DfbNet.Core;
+using DfbNet.Runtime;
+using DfbNet.Runtime.Scheduling;
+using Grpc.Core;
+
+namespace DfbNet.Server.Internal;
+
+/// <summary>
+/// One frame stream of either protocol (native ClassifyStream, OIP ModelStreamInfer); the protocol only translates
+/// messages (<see cref="IFrameStreamProtocol{TRequest, TResponse}"/>).
+/// </summary>
+/// <remarks>
+/// <para>The reader takes every message off the wire as it arrives and stamps it there (a frame's budget runs from that
+/// moment), so frames do not wait unseen in transport buffers while the server has room. Each frame then holds one of
+/// the stream's slots (<see cref="DfbNetServerOptions.StreamQueueCapacity"/> + in flight) until its final event is
+/// written. With no slot free, the <c>queue</c> policy stops reading (HTTP/2 flow control slows the client), and the
+/// <c>latest</c> policy ends the stream's oldest frame that has not started with a DROPPED event and takes its place.</para>
+/// <para>A frame is admitted against its model's bound when it arrives, or refused at once with an error event
+/// (UNAVAILABLE, or RESOURCE_EXHAUSTED for a stream above its share); the stream goes on. Admitted frames wait here
+/// until fewer than <see cref="DfbNetServerOptions.MaxFramesInFlightPerStream"/> of the stream's frames are in the
+/// model's scheduler, which batches them with other streams' frames. Every frame read ends with exactly one final
+/// event; cancelling the call abandons the frames still in the server.</para>
+/// </remarks>
+// Not disposable: its SemaphoreSlim holds no kernel handle (AvailableWaitHandle is never used), and the scheduler may
+// still give a slot back after the call has ended, when an abandoned frame is dropped.
+#pragma warning disable CA1001
+internal sealed class FrameStreamSession<TRequest, TResponse>
+#pragma warning restore CA1001
+    where TRequest : class
+{
+    private readonly IAsyncStreamReader<TRequest> _requests;
+    private readonly IServerStreamWriter<TResponse> _responses;
+    private readonly IFrameStreamProtocol<TRequest, TResponse> _protocol;
+    private readonly ServerCallContext _context;
+    private readonly TimeProvider _clock;
+    private readonly ILogger _logger;
+    private readonly StreamQueuePolicy _policy;
+    private readonly int _maxInFlight;
+    private readonly SemaphoreSlim _slots;
+    private readonly Channel<(StreamFrame Frame, ExitEvent Event)> _events;
+    private readonly LinkedList<StreamFrame> _pending = new();
+    private readonly Lock _gate = new();
+    private readonly AdmissionClient _client = new();
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly string _streamId = Guid.NewGuid().ToString("N")[..12];
+    private CancellationToken _token;
+    private int _inScheduler;
+    private int _outstanding;
+    private bool _readerDone;
+    private long _frames;
+
+    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, DfbNetServerOptions options, int maxExits, TimeProvider clock, ILogger logger)
+    {
+        _requests = requests;
+        _responses = responses;
+        _protocol = protocol;
+        _context = context;
+        _clock = clock;
+        _logger = logger;
+        _policy = protocol.QueuePolicy ?? options.StreamQueuePolicy;
+        _maxInFlight = options.MaxFramesInFlightPerStream;
+        var slots = options.StreamQueueCapacity + options.MaxFramesInFlightPerStream;
+        _slots = new SemaphoreSlim(slots, slots);
+
+        // Every frame holding a slot has at most maxExits + 1 events unwritten: the channel never fills, so an executor
+        // thread that hands an event over never waits for this stream's client.
+        _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions(slots * (maxExits + 1)) { SingleReader = true });
+    }
+
+    public string StreamId => _streamId;
+
+    /// <summary>Frames read and not yet started (the stream's queue depth).</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    /// <param name="first">A message the service already read (the native stream's first, for its options), or null.</param>
+    /// <param name="firstReceived">When <paramref name="first"/> arrived.</param>
+    public async Task RunAsync(TRequest? first = null, long firstReceived = 0)
+    {
+        var callToken = _context.CancellationToken;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(callToken);
+        _token = cts.Token;
+        using var tracked = ServerMetrics.TrackStream(() => Queued);
+        ServerLog.StreamOpened(_logger, _streamId, _protocol.Description, _policy.ToString());
+        var reader = ReadAsync(first, firstReceived, cts);
+        try
+        {
+            await foreach (var (frame, e) in _events.Reader.ReadAllAsync(_token))
+            {
+                await _responses.WriteAsync(_protocol.ToResponse(frame, e), _token);
+                if (e.IsFinal)
+                {
+                    EndFrame();
+                }
+            }
+
+            await reader;
+            ServerLog.StreamClosed(_logger, _streamId, Interlocked.Read(ref _frames));
+        }
+        catch (Exception) when (callToken.IsCancellationRequested)
+        {
+            ServerLog.StreamCancelled(_logger, _streamId, Interlocked.Read(ref _frames));
+            throw new RpcException(new Status(StatusCode.Cancelled, "The client cancelled the stream."));
+        }
+        finally
+        {
+            await cts.CancelAsync();
+            await reader.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            ReleasePending();
+        }
+    }
+
+    private async Task ReadAsync(TRequest? first, long firstReceived, CancellationTokenSource cts)
+    {
+        // Let the caller start its writer loop before this one blocks on the network.
+        await Task.Yield();
+        var token = cts.Token;
+        try
+        {
+            if (first is not null)
+            {
+                await ReadFrameAsync(first, firstReceived, token);
+            }
+
+            while (await _requests.MoveNext(token))
+            {
+                await ReadFrameAsync(_requests.Current, _clock.GetTimestamp(), token);
+            }
+
+            lock (_gate)
+            {
+                _readerDone = true;
+            }
+
+            CompleteIfDrained();
+            await _drained.Task.WaitAsync(token);
+            _events.Writer.TryComplete();
+        }
+        catch (Exception ex)
+        {
+            _events.Writer.TryComplete(ex);
+            await cts.CancelAsync();
+            throw;
+        }
+    }
+
+    private async Task ReadFrameAsync(TRequest message, long received, CancellationToken token)
+    {
+        if (!_protocol.CarriesFrame(message))
+        {
+            return;
+        }
+
+        await TakeSlotAsync(token);
+        Interlocked.Increment(ref _outstanding);
+        var number = Interlocked.Increment(ref _frames) - 1;
+        Accept(_protocol.Parse(message, received, number));
+    }
+
+    private async Task TakeSlotAsync(CancellationToken token)
+    {
+        if (_slots.Wait(0, CancellationToken.None))
+        {
+            return;
+        }
+
+        if (_policy == StreamQueuePolicy.Latest)
+        {
+            StreamFrame? oldest = null;
+            lock (_gate)
+            {
+                for (var node = _pending.First; node is not null; node = node.Next)
+                {
+                    if (node.Value.Failure is null)
+                    {
+                        oldest = node.Value;
+                        _pending.Remove(node);
+                        break;
+                    }
+                }
+            }
+
+            if (oldest is not null)
+            {
+                // The newest frame replaces the oldest waiting one, whose slot frees once its DROPPED event is written.
+                oldest.Engine!.Admission.Release(_client);
+                var dropped = FrameEvaluation.Dropped(oldest.Request!.FrameId, _clock.GetElapsedTime(oldest.Request.ReceivedTimestamp));
+                oldest.Engine.RecordDropped(dropped);
+                _events.Writer.TryWrite((oldest, dropped));
+            }
+        }
+
+        await _slots.WaitAsync(token);
+    }
+
+    private void Accept(StreamFrame frame)
+    {
+        if (frame.Failure is null)
+        {
+            var engine = frame.Engine!;
+            if (!engine.Admission.TryAdmit(_client, out var refusal))
+            {
+                // Refused at once, ahead of the stream's waiting frames: the client learns of the overload now.
+                _events.Writer.TryWrite((frame, engine.Refused(frame.Request!, refusal)));
+                return;
+            }
+        }
+
+        // A bad message waits its turn too, so that with one frame in flight the stream's answers keep its order.
+        lock (_gate)
+        {
+            _pending.AddLast(frame);
+        }
+
+        Pump();
+    }
+
+    /// <summary>Starts waiting frames while fewer than the stream's in-flight limit are in the scheduler.</summary>
+    private void Pump()
+    {
+        while (true)
+        {
+            StreamFrame frame;
+            lock (_gate)
+            {
+                // A bad message's answer waits for the frame before it when frames run one at a time (their order holds).
+                var limit = _maxInFlight == 1 ? 1 : int.MaxValue;
+                if (_pending.First is not { } node || _inScheduler >= (node.Value.Failure is null ? _maxInFlight : limit))
+                {
+                    return;
+                }
+
+                frame = node.Value;
+                _pending.RemoveFirst();
+                if (frame.Failure is null)
+                {
+                    _inScheduler++;
+                }
+            }
+
+            if (frame.Failure is { } failure)
+            {
+                ServerLog.FrameFailed(_logger, _streamId, failure.FrameId, failure.Error ?? "");
+                _events.Writer.TryWrite((frame, failure));
+                continue;
+            }
+
+            frame.Engine!.Submit(frame.Request!, new Sink(this, frame), _client, _token);
+        }
+    }
+
+    private void OnSchedulerDone()
+    {
+        lock (_gate)
+        {
+            _inScheduler--;
+        }
+
+        // Not on the executor thread that ended the frame: starting the next one decodes its image.
+        ThreadPool.UnsafeQueueUserWorkItem(static session => session.Pump(), this, preferLocal: false);
+    }
+
+    /// <summary>A frame's final event is on the wire (or the frame was abandoned): its slot is free.</summary>
+    private void EndFrame()
+    {
+        _slots.Release();
+        Interlocked.Decrement(ref _outstanding);
+        CompleteIfDrained();
+    }
+
+    private void CompleteIfDrained()
+    {
+        bool done;
+        lock (_gate)
+        {
+            done = _readerDone && Volatile.Read(ref _outstanding) == 0;
+        }
+
+        if (done)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    /// <summary>After the call: frames admitted and never started give their admission back.</summary>
+    private void ReleasePending()
+    {
+        lock (_gate)
+        {
+            foreach (var frame in _pending)
+            {
+                if (frame.Failure is null)
+                {
+                    frame.Engine!.Admission.Release(_client);
+                }
+            }
+
+            _pending.Clear();
+        }
+    }
+
+    private sealed class Sink(FrameStreamSession<TRequest, TResponse> session, StreamFrame frame) : IFrameEventSink
+    {
+        public void OnEvent(ExitEvent exitEvent)
+        {
+            if (exitEvent.Kind == ExitKind.Error)
+            {
+                ServerLog.FrameFailed(session._logger, session._streamId, exitEvent.FrameId, exitEvent.Error ?? "");
+            }
+
+            session._events.Writer.TryWrite((frame, exitEvent));
+            if (exitEvent.IsFinal)
+            {
+                session.OnSchedulerDone();
+            }
+        }
+
+        public void OnCancelled()
+        {
+            session.OnSchedulerDone();
+            session.EndFrame();
+        }
+    }
+}
+
+/// <summary>A frame of a stream after its protocol adapter parsed it: a request for an engine, or a failure to answer
+/// with (a bad message). <see cref="State"/> is the adapter's own (for example the outputs an OIP request asked for).</summary>
+internal sealed record StreamFrame(EarlyExitEngine? Engine, FrameRequest? Request, ExitEvent? Failure, object? State);
+
+/// <summary>What a protocol contributes to a <see cref="FrameStreamSession{TRequest, TResponse}"/>: parsing and mapping.</summary>
+internal interface IFrameStreamProtocol<TRequest, TResponse>
+{
+    /// <summary>For the stream's log line: the model and mode.</summary>
+    string Description { get; }
+
+    /// <summary>The stream's own queue policy, when its options name one.</summary>
+    StreamQueuePolicy? QueuePolicy { get; }
+
+    /// <summary>False for a message that carries options only.</summary>
+    bool CarriesFrame(TRequest message);
+
+    /// <summary>Turns a message into a frame, or a failure event for a bad one (never throws for the client's mistakes).</summary>
+    StreamFrame Parse(TRequest message, long receivedTimestamp, long frameNumber);
+
+    TResponse ToResponse(StreamFrame frame, ExitEvent exitEvent);
+}
