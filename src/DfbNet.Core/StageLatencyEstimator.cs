@@ -75,7 +75,8 @@ public sealed class StageLatencyEstimator
 
             // The first samples get a plain mean so that one cold run does not dominate for long.
             var weight = Math.Max(_alpha, 1.0 / b.Samples);
-            b.MeanTicks = b.Samples == 1 ? perImage : b.MeanTicks + (weight * (perImage - b.MeanTicks));
+            var mean = b.Samples == 1 ? perImage : PerImage(b, now);
+            b.MeanTicks = mean + (weight * (perImage - mean));
             b.FloorTicks = b.Samples == 1 ? b.MeanTicks : Math.Min(b.FloorTicks, b.MeanTicks);
             b.LastTimestamp = now;
         }

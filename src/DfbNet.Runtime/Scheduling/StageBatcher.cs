@@ -176,7 +176,8 @@ internal sealed class StageBatcher
         var best = -1;
         for (var s = _queues.Length - 1; s >= 0; s--)
         {
-            if (_queues[s].Count > 0 && (best < 0 || Compare(_queues[s][0], _queues[best][0]) < 0))
+            // Keys alone, from the deepest stage: on a tie the frame nearer its answer goes first.
+            if (_queues[s].Count > 0 && (best < 0 || _queues[s][0].Key < _queues[best][0].Key))
             {
                 best = s;
             }
@@ -192,6 +193,12 @@ internal sealed class StageBatcher
         var oldest = long.MaxValue;
         foreach (var frame in batch)
         {
+            if (frame.Request.IsWarmup)
+            {
+                // The engine's own start-up frames wait for no one.
+                return TimeSpan.Zero;
+            }
+
             oldest = Math.Min(oldest, frame.EnqueuedTimestamp);
         }
 

@@ -1,0 +1,221 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using DfbNet.Protocol.V1;
+using DfbNet.Runtime.Scheduling;
+using DfbNet.Runtime.Tests;
+using Google.Protobuf;
+using Grpc.Core;
+using Inference = DfbNet.Protocol.Inference;
+
+namespace DfbNet.Server.Tests;
+
+/// <summary>
+/// Admission, queue policies, fairness and concurrency on a real server. A long maximum queue delay holds a frame that
+/// has no budget in a partial batch (up to that delay), which makes the server's queues fill deterministically.
+/// </summary>
+public sealed class SchedulingTests
+{
+    [Fact]
+    public async Task Saturated_RefusesAtOnce_UnavailableForNewStreams_ResourceExhaustedForTheStreamOverItsShare()
+    {
+        await using var server = await TestServer.StartAsync(
+            "--DfbNet:MaxAdmittedFrames=2", "--DfbNet:MaxQueueDelayMicroseconds=1000000", "--DfbNet:Executors=1");
+
+        // Stream A: frame 0 waits in a held batch, frame 1 waits behind it in A's queue: the model's bound is reached.
+        using var greedy = server.Client.ClassifyStream();
+        var greedyEvents = ReadAll(greedy.ResponseStream);
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 5; i++)
+        {
+            await greedy.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"a{i}", Image = Frames.Raw(i) } });
+        }
+
+        var engine = server.Models.GetOrThrow("tiny");
+        await WaitUntil(() => engine.Admission.Admitted == 2);
+
+        // Stream B holds nothing: refused as the server being saturated; the stream goes on.
+        using var quiet = server.Client.ClassifyStream();
+        await quiet.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "b0", Image = Frames.Raw(9) } });
+        Assert.True(await quiet.ResponseStream.MoveNext());
+        var refused = quiet.ResponseStream.Current;
+        Assert.Equal(("b0", ExitKind.Error, "Unavailable", true), (refused.FrameId, refused.Kind, refused.ErrorCode, refused.Final));
+        Assert.Contains("MaxAdmittedFrames", refused.Error, StringComparison.Ordinal);
+
+        // A unary call while saturated: UNAVAILABLE, at once.
+        var unary = await Assert.ThrowsAsync<RpcException>(async () => await server.Client.ClassifyAsync(new ClassifyRequest { Image = Frames.Raw(3) }));
+        Assert.Equal(StatusCode.Unavailable, unary.StatusCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(900), "refusals must not wait for the held batch");
+
+        await greedy.RequestStream.CompleteAsync();
+        await quiet.RequestStream.CompleteAsync();
+        var events = await greedyEvents;
+        Assert.False(await quiet.ResponseStream.MoveNext());
+
+        // Every frame of A ended with exactly one final event: two answered, three refused as A's share was spent.
+        var finals = events.Where(e => e.Final).ToList();
+        Assert.Equal(["a0", "a1", "a2", "a3", "a4"], finals.Select(e => e.FrameId).Order());
+        Assert.Equal(["a0", "a1"], finals.Where(e => e.Kind != ExitKind.Error).Select(e => e.FrameId).Order());
+        Assert.All(finals.Where(e => e.Kind == ExitKind.Error), e => Assert.Equal("ResourceExhausted", e.ErrorCode));
+        Assert.Equal(0, engine.Admission.Admitted);
+    }
+
+    [Fact]
+    public async Task LatestPolicy_ReplacesTheOldestWaitingFrame_WhichEndsDropped()
+    {
+        await using var server = await TestServer.StartAsync(
+            "--DfbNet:StreamQueueCapacity=2", "--DfbNet:MaxQueueDelayMicroseconds=1000000", "--DfbNet:Executors=1");
+        using var call = server.Client.ClassifyStream();
+        var reading = ReadAll(call.ResponseStream);
+        await call.RequestStream.WriteAsync(new StreamRequest { Options = new StreamOptions { QueuePolicy = QueuePolicy.Latest } });
+        for (var i = 0; i < 10; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"f{i}", Image = Frames.Raw(i) } });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var events = await reading;
+
+        // f0 is held in a batch; the queue keeps the newest two; each frame that did not fit replaced the oldest waiting.
+        var finals = events.Where(e => e.Final).ToList();
+        Assert.Equal(10, finals.Count);
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"f{i}"), finals.Select(e => e.FrameId).Order(StringComparer.Ordinal));
+        Assert.Equal(["f0", "f8", "f9"], finals.Where(e => e.Kind != ExitKind.Dropped).Select(e => e.FrameId).Order(StringComparer.Ordinal));
+        Assert.All(finals.Where(e => e.Kind == ExitKind.Dropped), e => Assert.Null(e.Prediction));
+        Assert.DoesNotContain(events, e => e.Kind == ExitKind.Error);
+    }
+
+    [Fact]
+    public async Task QuietStream_KeepsItsLatency_WhileAnotherFloods()
+    {
+        await using var server = await TestServer.StartAsync("--DfbNet:Executors=1", "--DfbNet:MaxAdmittedFrames=256", "--DfbNet:StreamQueueCapacity=16");
+        using var flood = server.Client.ClassifyStream(new Metadata { { "dfbnet-mode", "full" } });
+        var floodEvents = ReadAll(flood.ResponseStream);
+        var flooding = Task.Run(async () =>
+        {
+            for (var i = 0; i < 400; i++)
+            {
+                await flood.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"x{i}", Image = Frames.Raw(i) } });
+            }
+
+            await flood.RequestStream.CompleteAsync();
+        });
+
+        using var quiet = server.Client.ClassifyStream(new Metadata { { "dfbnet-mode", "full" } });
+        var quietEvents = ReadAll(quiet.ResponseStream);
+        await Task.Delay(50);
+        for (var i = 0; i < 20; i++)
+        {
+            await quiet.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"q{i}", Image = Frames.Raw(i) } });
+            await Task.Delay(5);
+        }
+
+        await quiet.RequestStream.CompleteAsync();
+        await flooding;
+        var floodTimes = (await floodEvents).Where(e => e.Final).Select(e => e.ServerTime.ToTimeSpan()).Order().ToList();
+        var quietTimes = (await quietEvents).Where(e => e.Final).Select(e => e.ServerTime.ToTimeSpan()).Order().ToList();
+        Assert.Equal(400, floodTimes.Count);
+        Assert.Equal(20, quietTimes.Count);
+
+        // The flood waits behind its own queue; the quiet stream's frames are not stuck behind it.
+        var quietMedian = quietTimes[quietTimes.Count / 2];
+        var floodMedian = floodTimes[floodTimes.Count / 2];
+        Assert.True(quietMedian * 3 < floodMedian, $"quiet median {quietMedian.TotalMilliseconds:F2} ms, flood median {floodMedian.TotalMilliseconds:F2} ms");
+    }
+
+    [Fact]
+    public async Task OipStream_RunsItsRequestsConcurrently_InOneBatch()
+    {
+        // Each request alone would wait the whole queue delay for company; four in flight fill the batch at once.
+        await using var server = await TestServer.StartAsync(
+            "--DfbNet:MaxFramesInFlightPerStream=4", "--DfbNet:MaxBatchSize=4", "--DfbNet:MaxQueueDelayMicroseconds=1000000", "--DfbNet:Executors=1");
+        var client = new Inference.GRPCInferenceService.GRPCInferenceServiceClient(server.Channel);
+        using var call = client.ModelStreamInfer();
+        var clock = Stopwatch.StartNew();
+        for (var i = 0; i < 4; i++)
+        {
+            var request = new Inference.ModelInferRequest { ModelName = "tiny", Id = $"r{i}" };
+            request.Parameters["mode"] = new Inference.InferParameter { StringParam = "full" };
+            request.Inputs.Add(new Inference.ModelInferRequest.Types.InferInputTensor { Name = "IMAGE", Datatype = "BYTES", Shape = { 1 } });
+            request.RawInputContents.Add(BytesElement(ImageEncoding.EncodePng(CifarSlice.Hwc(i), 32, 32)));
+            await call.RequestStream.WriteAsync(request);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var finals = new List<string>();
+        await foreach (var response in call.ResponseStream.ReadAllAsync())
+        {
+            Assert.True(string.IsNullOrEmpty(response.ErrorMessage), response.ErrorMessage);
+            if (response.InferResponse.Parameters["triton_final_response"].BoolParam)
+            {
+                finals.Add(response.InferResponse.Id);
+            }
+        }
+
+        Assert.Equal(["r0", "r1", "r2", "r3"], finals.Order());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(0.9), $"took {clock.Elapsed.TotalMilliseconds:F0} ms: the requests ran one by one");
+
+        // Three stages, one run each for all four frames.
+        var stats = (await client.ModelStatisticsAsync(new Inference.ModelStatisticsRequest { Name = "tiny" })).ModelStats[0];
+        Assert.Equal(4ul, stats.InferenceCount);
+        Assert.Equal(3ul, stats.ExecutionCount);
+
+        var config = (await client.ModelConfigAsync(new Inference.ModelConfigRequest { Name = "tiny" })).Config;
+        Assert.Equal(4, config.MaxBatchSize);
+        Assert.Equal(1_000_000ul, config.DynamicBatching.MaxQueueDelayMicroseconds);
+    }
+
+    [Fact]
+    public void Admission_RefusalCode_DependsOnTheClientsShare()
+    {
+        var admission = new ModelAdmission(4);
+        var greedy = new AdmissionClient();
+        var other = new AdmissionClient();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.True(admission.TryAdmit(greedy, out _));
+        }
+
+        Assert.True(admission.TryAdmit(other, out _));
+
+        // Two clients: a share of 2. The greedy one holds 3, the other 1.
+        Assert.False(admission.TryAdmit(greedy, out var code));
+        Assert.Equal(Core.FrameErrorCode.ResourceExhausted, code);
+        Assert.False(admission.TryAdmit(other, out code));
+        Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+        Assert.False(admission.TryAdmit(null, out code));
+        Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+        Assert.Equal((2L, 1L), (admission.RefusedUnavailable, admission.RefusedResourceExhausted));
+
+        admission.Release(other);
+        Assert.Equal((3, 1), (admission.Admitted, admission.ActiveClients));
+    }
+
+    private static ByteString BytesElement(byte[] bytes)
+    {
+        var raw = new byte[bytes.Length + 4];
+        BinaryPrimitives.WriteUInt32LittleEndian(raw, (uint)bytes.Length);
+        bytes.CopyTo(raw, 4);
+        return ByteString.CopyFrom(raw);
+    }
+
+    private static Task<List<ExitEvent>> ReadAll(IAsyncStreamReader<ExitEvent> stream) => Task.Run(async () =>
+    {
+        var list = new List<ExitEvent>();
+        await foreach (var e in stream.ReadAllAsync())
+        {
+            list.Add(e);
+        }
+
+        return list;
+    });
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var i = 0; i < 300 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+}
