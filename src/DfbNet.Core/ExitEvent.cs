@@ -48,6 +48,10 @@ public sealed record ExitEvent
 
     /// <summary>Time the frame waited in queues before its first stage ran; zero before then.</summary>
     public TimeSpan QueueTime { get; init; }
+
+    /// <summary>The threshold preset the frame ran with (under load the quality ladder may pick a faster one than the
+    /// request's); null for explicit thresholds and for frames that never ran.</summary>
+    public string? Preset { get; init; }
 }
 
 /// <summary>Why a frame failed, independent of the wire protocol.</summary>

@@ -9,9 +9,12 @@ public sealed class ExitPolicy
 {
     private readonly float[] _thresholds;
 
-    public ExitPolicy(IReadOnlyList<float> thresholds)
+    /// <param name="thresholds">p_1..p_M.</param>
+    /// <param name="preset">The name of the preset these thresholds are, or null for explicit ones.</param>
+    public ExitPolicy(IReadOnlyList<float> thresholds, string? preset = null)
     {
         ArgumentNullException.ThrowIfNull(thresholds);
+        Preset = preset;
         if (thresholds.Count == 0)
         {
             throw new ArgumentException("At least one exit threshold is required.", nameof(thresholds));
@@ -29,6 +32,9 @@ public sealed class ExitPolicy
             _thresholds[i] = p;
         }
     }
+
+    /// <summary>The preset's name; null for explicit thresholds.</summary>
+    public string? Preset { get; }
 
     /// <summary>M, the number of exits.</summary>
     public int ExitCount => _thresholds.Length;

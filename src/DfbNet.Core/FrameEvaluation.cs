@@ -196,6 +196,7 @@ public sealed class FrameEvaluation
             IsFinal = final,
             ServerTime = time,
             QueueTime = QueueTime,
+            Preset = _policy.Preset,
         });
 
         if (final)
@@ -224,6 +225,7 @@ public sealed class FrameEvaluation
         IsFinal = true,
         ServerTime = time,
         QueueTime = QueueTime,
+        Preset = _policy.Preset,
     };
 
     /// <summary>The final event of a frame that a newer frame of its stream replaced before it started.</summary>

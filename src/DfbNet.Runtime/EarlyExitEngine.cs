@@ -47,7 +47,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
         CapturesGraphs = stages.Length > 0 && stages.All(st => st.CapturesGraph);
         UsesIoBinding = !CapturesGraphs && (options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory));
-        DefaultPolicy = new ExitPolicy(manifest.Thresholds.Presets[manifest.Thresholds.Default]);
+        Policies = new ModelPolicies(name, manifest, options.Scheduler.QualityLadder, logger);
         Admission = new ModelAdmission(options.Scheduler.MaxAdmittedFrames);
         var executor = new StageExecutor(stages, CapturesGraphs ? StageDataPath.Captured : UsesIoBinding ? StageDataPath.Bound : StageDataPath.Host);
         var maxBatch = stages.Select(st => executor.MaxBatch(st.Index, options.Scheduler.MaxBatchSize)).ToArray();
@@ -85,7 +85,10 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     public int Executors => _scheduler.Executors;
 
     /// <summary>The thresholds of the manifest's default preset.</summary>
-    public ExitPolicy DefaultPolicy { get; }
+    public ExitPolicy DefaultPolicy => Policies.Default;
+
+    /// <summary>The model's presets, request thresholds, and the quality ladder.</summary>
+    public ModelPolicies Policies { get; }
 
     /// <summary>True when features are handed between stages as bound OrtValues (they stay on the device).</summary>
     public bool UsesIoBinding { get; }
@@ -200,35 +203,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
     /// <summary>Resolves a request's thresholds: explicit values win, then a preset name, then the default preset.</summary>
     /// <exception cref="ArgumentException">Unknown preset, wrong count or a value outside [0, 1].</exception>
-    public ExitPolicy ResolvePolicy(string? preset, IReadOnlyList<float>? thresholds)
-    {
-        if (thresholds is { Count: > 0 })
-        {
-            if (thresholds.Count != ExitCount)
-            {
-                throw new ArgumentException($"{thresholds.Count} thresholds given; model '{Name}' has {ExitCount} exits.");
-            }
-
-            for (var i = 0; i < thresholds.Count; i++)
-            {
-                if (!(thresholds[i] >= 0f && thresholds[i] <= 1f))
-                {
-                    throw new ArgumentException($"Threshold {i + 1} is {thresholds[i]}; thresholds must lie in [0, 1].");
-                }
-            }
-
-            return new ExitPolicy(thresholds);
-        }
-
-        if (string.IsNullOrEmpty(preset))
-        {
-            return DefaultPolicy;
-        }
-
-        return Manifest.Thresholds.Presets.TryGetValue(preset, out var values)
-            ? new ExitPolicy(values)
-            : throw new ArgumentException($"Model '{Name}' has no preset '{preset}' (presets: {string.Join(", ", Manifest.Thresholds.Presets.Keys)}).");
-    }
+    public ExitPolicy ResolvePolicy(string? preset, IReadOnlyList<float>? thresholds) => Policies.Resolve(preset, thresholds);
 
     /// <summary>Classifies one frame, yielding each event as soon as it exists; the last one is final.</summary>
     /// <remarks>A façade over the scheduler for one frame: it is admitted (or refused with a final
@@ -298,7 +273,9 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckPolicy(request);
         Interlocked.Increment(ref _inFlight);
-        var evaluation = new FrameEvaluation(request.FrameId, request.Policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
+        // The load this frame meets: the other frames admitted, over the bound.
+        var policy = Policies.ForLoad(request.Policy, (double)(Admission.Admitted - 1) / Admission.Bound);
+        var evaluation = new FrameEvaluation(request.FrameId, policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
         var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken);
         if (cancellationToken.IsCancellationRequested)
         {

@@ -40,4 +40,7 @@ internal static partial class RuntimeLog
 
     [LoggerMessage(EventId = 111, Level = LogLevel.Information, Message = "Stage {Stage} of {Model} replays a captured graph on {Provider}")]
     public static partial void StageCapturesGraph(ILogger logger, int stage, string model, string provider);
+
+    [LoggerMessage(EventId = 112, Level = LogLevel.Warning, Message = "Model {Model} has no preset '{Preset}': the quality ladder's rung at {Load} is skipped for it")]
+    public static partial void QualityRungSkipped(ILogger logger, string model, string preset, double load);
 }

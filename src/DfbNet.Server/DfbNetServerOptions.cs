@@ -58,6 +58,11 @@ public sealed class DfbNetServerOptions
     [Range(0, 1_000_000)]
     public int MaxQueueDelayMicroseconds { get; set; }
 
+    /// <summary>Load-adaptive quality, off when empty: <c>LOAD=PRESET</c> rungs, comma separated (for example
+    /// <c>0.5=balanced,0.75=fast</c>). Once a model's admitted frames reach LOAD times <see cref="MaxAdmittedFrames"/>,
+    /// frames that run a preset run with PRESET instead (the highest rung reached); events name the preset used.</summary>
+    public string? QualityLadder { get; set; }
+
     /// <summary>Threads per model that run batches; 0 for one per core.</summary>
     [Range(0, 256)]
     public int Executors { get; set; }

@@ -53,6 +53,7 @@ public sealed class ModelRegistry : IDisposable
                 MaxQueueDelay = TimeSpan.FromMicroseconds(settings.MaxQueueDelayMicroseconds),
                 MaxAdmittedFrames = settings.MaxAdmittedFrames,
                 Executors = settings.Executors,
+                QualityLadder = ParseLadder(settings.QualityLadder),
             },
         };
 
@@ -105,6 +106,32 @@ public sealed class ModelRegistry : IDisposable
         TryGet(name, out var engine)
             ? engine
             : throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.NotFound, $"Model '{name}' is not served (models: {string.Join(", ", Names)})."));
+
+    /// <summary>Parses <c>DfbNet:QualityLadder</c> (<c>0.5=balanced,0.75=fast</c>).</summary>
+    /// <exception cref="InvalidOperationException">A rung that is not LOAD=PRESET with LOAD in (0, 1].</exception>
+    internal static QualityRung[] ParseLadder(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return [];
+        }
+
+        var rungs = new List<QualityRung>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (pair.Length != 2 || pair[1].Length == 0
+                || !double.TryParse(pair[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var load)
+                || !(load > 0 && load <= 1))
+            {
+                throw new InvalidOperationException($"DfbNet:QualityLadder: '{part}' is not LOAD=PRESET with LOAD in (0, 1] (for example 0.5=balanced,0.75=fast).");
+            }
+
+            rungs.Add(new QualityRung(load, pair[1]));
+        }
+
+        return [.. rungs];
+    }
 
     public void Dispose()
     {

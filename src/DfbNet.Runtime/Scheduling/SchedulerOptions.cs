@@ -15,6 +15,11 @@ public sealed class SchedulerOptions
     /// <summary>Frames admitted to the model at most (queued plus running); beyond it a new frame is refused at once.</summary>
     public int MaxAdmittedFrames { get; set; } = 64;
 
+    /// <summary>Load-adaptive quality, off when empty: once the model's admitted frames reach a rung's share of
+    /// <see cref="MaxAdmittedFrames"/>, frames that asked for a preset (or none) run with the rung's preset instead, the
+    /// highest rung reached winning; frames with explicit thresholds keep them. Events name the preset that answered.</summary>
+    public IReadOnlyList<QualityRung> QualityLadder { get; set; } = [];
+
     /// <summary>Threads that run batches, each one stage run at a time; 0 for one per core.</summary>
     public int Executors { get; set; }
 
@@ -43,3 +48,7 @@ public sealed class SchedulerOptions
         }
     }
 }
+
+/// <summary>A rung of the quality ladder: from <paramref name="Load"/> (admitted frames over the bound, in (0, 1]) on,
+/// frames run with <paramref name="Preset"/>.</summary>
+public sealed record QualityRung(double Load, string Preset);

@@ -19,6 +19,7 @@ internal static class EventMapper
             ServerTime = Duration.FromTimeSpan(e.ServerTime),
             ExitsComputed = e.ExitsComputed,
             QueueTime = Duration.FromTimeSpan(e.QueueTime),
+            Preset = e.Preset ?? "",
         };
 
         if (e.Prediction is { } p)

@@ -27,6 +27,11 @@ internal static class OipResponses
         response.Parameters["server_time_us"] = new Inference.InferParameter { Int64Param = (long)e.ServerTime.TotalMicroseconds };
 
         response.Parameters["queue_time_us"] = new Inference.InferParameter { Int64Param = (long)e.QueueTime.TotalMicroseconds };
+        if (e.Preset is { } preset)
+        {
+            response.Parameters["preset"] = new Inference.InferParameter { StringParam = preset };
+        }
+
         if (e.Prediction is null)
         {
             // A budget cut before exit 1, or a dropped frame: the event has no prediction, so no output tensors.
