@@ -37,8 +37,7 @@ internal sealed class NativeStreamProtocol(ResolvedOptions settings) : IFrameStr
             budget = ResolvedOptions.ToBudget(d, "frame.budget") ?? settings.Budget;
         }
 
-        var request = new FrameRequest(id, image, settings.Policy, settings.Mode, budget, receivedTimestamp) { AlwaysAnswer = settings.AlwaysAnswer };
-        return new StreamFrame(engine, request, null, null);
+        return new StreamFrame(engine, settings.Settings.Frame(id, image, receivedTimestamp, budget), null, null);
     }
 
     public Proto.ExitEvent ToResponse(StreamFrame frame, ExitEvent exitEvent) =>

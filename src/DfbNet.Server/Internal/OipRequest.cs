@@ -21,17 +21,14 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
         var outputs = ParseOutputs(request, engine);
 
         var p = request.Parameters;
-        var mode = defaults.DefaultMode;
+        InferenceMode? mode = null;
         if (p.TryGetValue(OipTensors.ModeParameter, out var modeValue))
         {
             var text = StringParameter(OipTensors.ModeParameter, modeValue);
-            if (!SettingText.TryParseMode(text, out mode))
-            {
-                throw Invalid($"Parameter 'mode' is '{text}'; expected one of {SettingText.ModeNames}.");
-            }
+            mode = SettingText.TryParseMode(text, out var parsed) ? parsed : throw Invalid($"Parameter 'mode' is '{text}'; expected one of {SettingText.ModeNames}.");
         }
 
-        string? preset = p.TryGetValue(OipTensors.PresetParameter, out var presetValue) ? StringParameter(OipTensors.PresetParameter, presetValue) : defaults.DefaultPreset;
+        var preset = p.TryGetValue(OipTensors.PresetParameter, out var presetValue) ? StringParameter(OipTensors.PresetParameter, presetValue) : null;
         float[]? thresholds = null;
         if (p.TryGetValue(OipTensors.ThresholdsParameter, out var thresholdValue))
         {
@@ -41,17 +38,8 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
             }
         }
 
-        ExitPolicy policy;
-        try
-        {
-            policy = engine.ResolvePolicy(string.IsNullOrEmpty(preset) ? null : preset, thresholds);
-        }
-        catch (ArgumentException ex)
-        {
-            throw Invalid(ex.Message);
-        }
-
-        TimeSpan? budget = defaults.DefaultBudgetMs > 0 ? TimeSpan.FromMilliseconds(defaults.DefaultBudgetMs) : null;
+        // Triton's timeout: 0 is none, unset the server's default.
+        TimeSpan? budget = null;
         if (p.TryGetValue(OipTensors.TimeoutParameter, out var timeout))
         {
             var us = timeout.ParameterChoiceCase switch
@@ -65,7 +53,7 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
                 throw Invalid($"Parameter 'timeout' is {us}; it must not be negative.");
             }
 
-            budget = us == 0 ? null : TimeSpan.FromMicroseconds(us);
+            budget = TimeSpan.FromMicroseconds(us);
         }
 
         var alwaysAnswer = false;
@@ -76,8 +64,9 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
                 : throw Invalid("Parameter 'always_answer' must be a bool.");
         }
 
+        var settings = RequestResolver.Resolve(engine, new RequestedSettings(mode, string.IsNullOrEmpty(preset) ? null : preset, thresholds, budget, alwaysAnswer), defaults);
         var id = string.IsNullOrEmpty(request.Id) ? "0" : request.Id;
-        return new OipRequest(engine, new FrameRequest(id, image, policy, mode, budget, receivedTimestamp) { AlwaysAnswer = alwaysAnswer }, outputs);
+        return new OipRequest(engine, settings.Frame(id, image, receivedTimestamp), outputs);
     }
 
     private static ImageSource ParseInput(Inference.ModelInferRequest request, EarlyExitEngine engine)

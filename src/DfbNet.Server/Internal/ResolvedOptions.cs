@@ -6,9 +6,15 @@ using Proto = DfbNet.Protocol.V1;
 
 namespace DfbNet.Server.Internal;
 
-/// <summary>A call's or stream's settings after defaults: the model, thresholds, mode, budget and top-k.</summary>
-internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy, InferenceMode Mode, TimeSpan? Budget, int TopK, bool AlwaysAnswer, StreamQueuePolicy? QueuePolicy)
+/// <summary>A native call's or stream's settings after defaults (<see cref="RequestResolver"/>), with its top-k and queue policy.</summary>
+internal sealed record ResolvedOptions(FrameSettings Settings, int TopK, StreamQueuePolicy? QueuePolicy)
 {
+    public EarlyExitEngine Engine => Settings.Engine;
+
+    public InferenceMode Mode => Settings.Mode;
+
+    public TimeSpan? Budget => Settings.Budget;
+
     public const string ModelHeader = "dfbnet-model";
     public const string ModeHeader = "dfbnet-mode";
     public const string PresetHeader = "dfbnet-preset";
@@ -25,12 +31,12 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
         var modelName = NonEmpty(options?.Model) ?? headers?.GetValue(ModelHeader);
         var engine = models.GetOrThrow(modelName);
 
-        var mode = options?.Mode switch
+        InferenceMode? mode = options?.Mode switch
         {
             Proto.InferenceMode.FirstExit => InferenceMode.FirstExit,
             Proto.InferenceMode.Refine => InferenceMode.Refine,
             Proto.InferenceMode.Full => InferenceMode.Full,
-            _ => ParseMode(headers?.GetValue(ModeHeader)) ?? defaults.DefaultMode,
+            _ => ParseMode(headers?.GetValue(ModeHeader)),
         };
 
         string? preset = null;
@@ -50,25 +56,14 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
                 break;
             default:
                 thresholds = ParseThresholds(headers?.GetValue(ThresholdsHeader));
-                preset = headers?.GetValue(PresetHeader) ?? NonEmpty(defaults.DefaultPreset);
+                preset = headers?.GetValue(PresetHeader);
                 break;
         }
 
-        ExitPolicy policy;
-        try
-        {
-            policy = engine.ResolvePolicy(preset, thresholds);
-        }
-        catch (ArgumentException ex)
-        {
-            throw Invalid(ex.Message);
-        }
-
-        TimeSpan? budget = options?.Budget is { } d ? ToBudget(d, "options.budget") : ParseBudget(headers?.GetValue(BudgetHeader));
-        if (budget is null && defaults.DefaultBudgetMs > 0)
-        {
-            budget = TimeSpan.FromMilliseconds(defaults.DefaultBudgetMs);
-        }
+        // Unset or zero: the server's default budget.
+        var budget = options?.Budget is { } d ? ToBudget(d, "options.budget") : ParseBudget(headers?.GetValue(BudgetHeader));
+        var alwaysAnswer = options?.AlwaysAnswer == true || ParseBool(headers?.GetValue(AlwaysAnswerHeader), AlwaysAnswerHeader);
+        var settings = RequestResolver.Resolve(engine, new RequestedSettings(mode, preset, thresholds, budget, alwaysAnswer), defaults);
 
         var topK = options?.TopK > 0 ? (int)options.TopK : ParseInt(headers?.GetValue(TopKHeader), TopKHeader) ?? defaults.DefaultTopK;
         if (topK < 1)
@@ -76,7 +71,6 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
             throw Invalid($"top_k is {topK}; expected at least 1.");
         }
 
-        var alwaysAnswer = options?.AlwaysAnswer == true || ParseBool(headers?.GetValue(AlwaysAnswerHeader), AlwaysAnswerHeader);
         var queuePolicy = options?.QueuePolicy switch
         {
             Proto.QueuePolicy.Queue => StreamQueuePolicy.Queue,
@@ -84,7 +78,7 @@ internal sealed record ResolvedOptions(EarlyExitEngine Engine, ExitPolicy Policy
             _ => ParseQueuePolicy(headers?.GetValue(QueuePolicyHeader)),
         };
 
-        return new ResolvedOptions(engine, policy, mode, budget, Math.Min(topK, engine.Classes.Count), alwaysAnswer, queuePolicy);
+        return new ResolvedOptions(settings, Math.Min(topK, engine.Classes.Count), queuePolicy);
     }
 
     /// <summary>The stream's queue policy from call metadata alone (protocols whose messages carry no stream options).</summary>

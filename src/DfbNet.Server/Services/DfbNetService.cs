@@ -32,7 +32,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
         var settings = ResolvedOptions.Resolve(request.Options, context.RequestHeaders, _models, _options);
         var image = ImageMapper.MapOrThrow(request.Image, "image");
         var engine = settings.Engine;
-        var frame = new FrameRequest(string.IsNullOrEmpty(request.FrameId) ? "0" : request.FrameId, image, settings.Policy, settings.Mode, settings.Budget, received) { AlwaysAnswer = settings.AlwaysAnswer };
+        var frame = settings.Settings.Frame(string.IsNullOrEmpty(request.FrameId) ? "0" : request.FrameId, image, received);
 
         var response = new Proto.ClassifyResponse { Model = engine.Name };
         await foreach (var e in engine.ClassifyAsync(frame, context.CancellationToken))
