@@ -321,6 +321,40 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         RuntimeMetrics.RecordFrame(Name, dropped, dropped.ServerTime);
     }
 
+    /// <summary>
+    /// Runs every stage over <paramref name="count"/> preprocessed images in batches of up to <paramref name="batchSize"/>
+    /// and writes each exit's logits (<c>logits[s]</c>: count x K), for evaluation: every exit of every image, no
+    /// policy, outside the scheduler. Needs host data paths: an engine whose stages replay captured graphs (fixed batch-1
+    /// bindings) is refused; load one with graph capture off for this.
+    /// </summary>
+    /// <param name="inputs">count x 3 x H x W floats from <see cref="Preprocessor"/>.</param>
+    /// <exception cref="InvalidOperationException">The stages replay captured graphs.</exception>
+    public void RunAllExits(ReadOnlyMemory<float> inputs, int count, IReadOnlyList<Memory<float>> logits, int batchSize = 250)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (CapturesGraphs)
+        {
+            throw new InvalidOperationException($"Model '{Name}' replays captured graphs, which run one image at a time; load it with graph capture off for batched runs.");
+        }
+
+        var k = Classes.Count;
+        var length = _preprocessor.TensorLength;
+        var batch = Math.Max(1, Math.Min(batchSize, _stages.Min(st => st.MaxBatch)));
+        using var runOptions = new RunOptions();
+        for (var start = 0; start < count; start += batch)
+        {
+            var n = Math.Min(batch, count - start);
+            var input = inputs.Slice(start * length, n * length).ToArray();
+            foreach (var stage in _stages)
+            {
+                var feature = stage.HasFeature ? new float[n * stage.FeatureLength] : [];
+                stage.Run(input, n, logits[stage.Index].Slice(start * k, n * k), feature, runOptions);
+                input = feature;
+            }
+        }
+    }
+
     /// <summary>The final event of a frame refused at admission.</summary>
     public ExitEvent Refused(FrameRequest request, FrameErrorCode refusal)
     {

@@ -124,7 +124,7 @@ public sealed class StageRunner : IDisposable
     /// <param name="logits">Receives batch * K floats.</param>
     /// <param name="feature">Receives batch * <see cref="FeatureLength"/> floats; ignored on the last stage.</param>
     /// <param name="runOptions">Carries the terminate flag that cancellation sets.</param>
-    public void Run(Memory<float> input, int batch, Memory<float> logits, Memory<float> feature, RunOptions runOptions)
+    internal void Run(Memory<float> input, int batch, Memory<float> logits, Memory<float> feature, RunOptions runOptions)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         ThrowIfCaptured();
@@ -144,7 +144,7 @@ public sealed class StageRunner : IDisposable
     /// <paramref name="logits"/> on the host. Returns the feature in a pooled device buffer (null on the last stage), which
     /// the caller hands back with <see cref="DeviceBuffer.Release"/> once the next stage has run.
     /// </summary>
-    public DeviceBuffer? RunCaptured(float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, RunOptions runOptions)
+    internal DeviceBuffer? RunCaptured(float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, RunOptions runOptions)
     {
         if (_graph is null)
         {
@@ -190,7 +190,7 @@ public sealed class StageRunner : IDisposable
     /// <paramref name="logits"/> on the host; the returned feature (null on the last stage) stays where the provider
     /// keeps tensors and is the caller's to dispose.
     /// </summary>
-    public OrtValue? RunBound(OrtValue input, int batch, Memory<float> logits, RunOptions runOptions)
+    internal OrtValue? RunBound(OrtValue input, int batch, Memory<float> logits, RunOptions runOptions)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);

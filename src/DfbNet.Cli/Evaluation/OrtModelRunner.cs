@@ -20,10 +20,8 @@ namespace DfbNet.Cli.Evaluation;
 internal sealed class OrtModelRunner : IDisposable
 {
     private readonly EarlyExitEngine _engine;
-    private readonly StageSession _main;
-    private readonly FixedBindingRun? _mainGraph;
+    private readonly MainBranchRunner _main;
     private readonly Lazy<EarlyExitEngine> _batchEngine;
-    private readonly RunOptions _runOptions = new();
 
     /// <param name="modelFolder">The model.</param>
     /// <param name="threads">ONNX Runtime intra-op threads.</param>
@@ -44,30 +42,10 @@ internal sealed class OrtModelRunner : IDisposable
         // Captured stages run one item through fixed buffers; accuracy runs batches, on sessions of their own.
         _batchEngine = new Lazy<EarlyExitEngine>(() => _engine.CapturesGraphs ? EarlyExitEngine.Load(modelFolder, options.WithProviders(chain.WithoutGraphCapture())) : _engine);
 
-        // The session API loads files: the composed main branch goes through a temporary one.
-        var mainPath = Path.Combine(Path.GetTempPath(), $"dfbnet-main-{Guid.NewGuid():N}.onnx");
-        try
+        _main = new MainBranchRunner(_engine.Folder, _engine.Manifest, chain, threads);
+        if (_main.CaptureRefusal is { } refusal)
         {
-            File.WriteAllBytes(mainPath, MainBranchComposer.Compose(_engine.Folder, _engine.Manifest).ToByteArray());
-            _main = chain.CreateSession(mainPath, o => o.IntraOpNumThreads = threads, NullLogger.Instance);
-        }
-        finally
-        {
-            File.Delete(mainPath);
-        }
-
-        if (_main.GraphMemory is { } memory && _main.GraphStream is { } stream)
-        {
-            var pre = _engine.Preprocessor;
-            try
-            {
-                _mainGraph = new FixedBindingRun(_main, memory, stream, MainBranchComposer.InputName, [1, 3, pre.Height, pre.Width], MainBranchComposer.LogitsName, [1, Classes]);
-            }
-            catch (GraphCaptureException ex)
-            {
-                // Timed as it runs, and said so in MainBranchProvider.
-                Console.Error.WriteLine($"The main branch alone could not be captured as a graph; it runs without: {ex.Message}");
-            }
+            Console.Error.WriteLine($"The main branch alone could not be captured as a graph; it runs without: {refusal}");
         }
     }
 
@@ -79,7 +57,7 @@ internal sealed class OrtModelRunner : IDisposable
     public int Classes => _engine.Classes.Count;
 
     /// <summary>The provider the main branch alone runs on.</summary>
-    public string MainBranchProvider => _main.Provider + (_mainGraph is null ? "" : " with a captured graph");
+    public string MainBranchProvider => _main.Provider;
 
     /// <summary>Stage 1 inputs of images [start, start+count) through the server's preprocessor.</summary>
     public float[] Preprocess(CifarDataset data, int start, int count)
@@ -98,19 +76,14 @@ internal sealed class OrtModelRunner : IDisposable
     /// <summary>Logits of every exit for every image (batched; all stages run).</summary>
     public float[][] ExitLogits(CifarDataset data, int batchSize = 250)
     {
-        var stages = _batchEngine.Value.Stages;
+        var engine = _batchEngine.Value;
         var k = Classes;
-        var result = stages.Select(_ => new float[data.Count * k]).ToArray();
+        var result = engine.Stages.Select(_ => new float[data.Count * k]).ToArray();
+        var logits = result.Select(r => (Memory<float>)r).ToArray();
         for (var start = 0; start < data.Count; start += batchSize)
         {
             var n = Math.Min(batchSize, data.Count - start);
-            var input = Preprocess(data, start, n);
-            for (var s = 0; s < stages.Count; s++)
-            {
-                var feature = stages[s].HasFeature ? new float[n * stages[s].FeatureLength] : [];
-                stages[s].Run(input, n, result[s].AsMemory(start * k, n * k), feature, _runOptions);
-                input = feature;
-            }
+            engine.RunAllExits(Preprocess(data, start, n), n, [.. logits.Select(l => l.Slice(start * k, n * k))], batchSize);
         }
 
         return result;
@@ -198,39 +171,20 @@ internal sealed class OrtModelRunner : IDisposable
     /// <summary>Per-image milliseconds at batch 1 of the main branch alone.</summary>
     public LatencySample TimeMainBranch(float[] inputs, int count)
     {
-        var pre = _engine.Preprocessor;
-        var length = pre.TensorLength;
+        var length = _engine.Preprocessor.TensorLength;
         var logits = new float[Classes];
+
+        // The first runs warm it up (and capture a graph where there is one): they are not samples.
+        for (var i = 0; i < 3; i++)
+        {
+            _main.Run(inputs.AsMemory(0, length), logits);
+        }
+
         var times = new double[count];
-        string[] inputNames = [MainBranchComposer.InputName];
-        string[] outputNames = [MainBranchComposer.LogitsName];
-        long[] shape = [1, 3, pre.Height, pre.Width];
-        void Run(int image)
-        {
-            if (_mainGraph is not null)
-            {
-                _mainGraph.Run(inputs.AsSpan(image * length, length), null, logits, null);
-                return;
-            }
-
-            using var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, inputs.AsMemory(image * length, length), shape);
-            using var output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits.AsMemory(), [1, Classes]);
-            _main.Run(_runOptions, inputNames, [input], outputNames, [output]);
-        }
-
-        if (_mainGraph is not null)
-        {
-            // The first runs of a captured main branch capture the graph: they are not samples.
-            for (var i = 0; i < 3; i++)
-            {
-                Run(0);
-            }
-        }
-
         for (var i = 0; i < count; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            Run(i);
+            _main.Run(inputs.AsMemory(i * length, length), logits);
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
@@ -239,8 +193,6 @@ internal sealed class OrtModelRunner : IDisposable
 
     public void Dispose()
     {
-        _runOptions.Dispose();
-        _mainGraph?.Dispose();
         _main.Dispose();
         if (_batchEngine.IsValueCreated && !ReferenceEquals(_batchEngine.Value, _engine))
         {

@@ -3,7 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>ONNX Runtime's CPU provider: always available, the end of every chain.</summary>
-public sealed class CpuExecutionProvider : IExecutionProvider
+internal sealed class CpuExecutionProvider : IExecutionProvider
 {
     public string Name => "CPU";
 

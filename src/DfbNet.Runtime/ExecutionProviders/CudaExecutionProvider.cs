@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>ONNX Runtime's CUDA provider (needs an NVIDIA driver and the CUDA 13 / cuDNN 9 libraries on the library path).</summary>
-public sealed class CudaExecutionProvider : IExecutionProvider
+internal sealed class CudaExecutionProvider : IExecutionProvider
 {
     /// <param name="deviceId">The GPU.</param>
     /// <param name="captureGraphs">Capture each stage as a CUDA graph when it loads and replay it per frame (batch 1 on a

@@ -7,7 +7,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// Device memory of one GPU through the CUDA runtime (libcudart.so.13, which the CUDA provider needs anyway), and the
 /// streams its captured stages run on (where every copy is made).
 /// </summary>
-public sealed class CudaMemory : IDeviceMemory
+internal sealed class CudaMemory : IDeviceMemory
 {
     private readonly OrtMemoryInfo _memoryInfo;
 

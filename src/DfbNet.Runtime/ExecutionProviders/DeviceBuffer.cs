@@ -8,7 +8,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// A buffer of floats in an <see cref="IDeviceMemory"/>, freed exactly once: by <see cref="IDisposable.Dispose"/>, or by
 /// the finalizer if a caller lost it.
 /// </summary>
-public sealed class DeviceBuffer : SafeHandle
+internal sealed class DeviceBuffer : SafeHandle
 {
     private readonly IDeviceMemory _memory;
 

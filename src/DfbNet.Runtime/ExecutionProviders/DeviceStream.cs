@@ -5,7 +5,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// around each replay, and the capture and replay of the stage's graph. Work is ordered on the stream; only
 /// <see cref="Download"/> and <see cref="Synchronize"/> wait for it. Not for use by several threads at once.
 /// </summary>
-public abstract class DeviceStream : IDisposable
+internal abstract class DeviceStream : IDisposable
 {
     private bool _disposed;
 
@@ -53,7 +53,7 @@ public abstract class DeviceStream : IDisposable
 
 /// <summary>A captured graph, ready to replay on the stream that captured it; disposed once. Made only by the
 /// streams of this assembly.</summary>
-public abstract class CapturedGraph : IDisposable
+internal abstract class CapturedGraph : IDisposable
 {
     private bool _disposed;
 
@@ -77,7 +77,7 @@ public abstract class CapturedGraph : IDisposable
 }
 
 /// <summary>A stage's graph could not be captured, or its replay did not match a plain run; the stage runs without.</summary>
-public sealed class GraphCaptureException : Exception
+internal sealed class GraphCaptureException : Exception
 {
     public GraphCaptureException(string message)
         : base(message)

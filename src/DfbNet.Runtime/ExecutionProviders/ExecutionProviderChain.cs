@@ -8,7 +8,7 @@ public sealed class ExecutionProviderChain
 {
     private readonly IReadOnlyList<IExecutionProvider> _providers;
 
-    public ExecutionProviderChain(IReadOnlyList<IExecutionProvider> providers)
+    internal ExecutionProviderChain(IReadOnlyList<IExecutionProvider> providers)
     {
         ArgumentNullException.ThrowIfNull(providers);
         if (providers.Count == 0)
@@ -22,7 +22,7 @@ public sealed class ExecutionProviderChain
     /// <summary>CPU alone.</summary>
     public static ExecutionProviderChain CpuOnly { get; } = new([new CpuExecutionProvider()]);
 
-    public IReadOnlyList<IExecutionProvider> Providers => _providers;
+    internal IReadOnlyList<IExecutionProvider> Providers => _providers;
 
     /// <summary>True when a provider of the chain captures graphs.</summary>
     public bool CapturesGraphs => _providers.Any(p => p.CapturesGraphs);
@@ -56,7 +56,7 @@ public sealed class ExecutionProviderChain
     /// <param name="modelPath">The ONNX file.</param>
     /// <param name="configure">Applies the engine's common settings (threads, optimisation level) to fresh options.</param>
     /// <param name="logger">Receives one entry per skipped provider.</param>
-    public StageSession CreateSession(string modelPath, Action<SessionOptions> configure, ILogger logger)
+    internal StageSession CreateSession(string modelPath, Action<SessionOptions> configure, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(configure);
         var reasons = new List<string>();

@@ -11,7 +11,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// the same input or the stage is not captured. Each frame then copies its input in, replays, copies the feature to a
 /// buffer of the caller's and the logits to the host, and waits once. One frame at a time: the buffers are shared.
 /// </summary>
-public sealed class FixedBindingRun : IDisposable
+internal sealed class FixedBindingRun : IDisposable
 {
     /// <summary>Plain runs before the capture: the first chooses kernels and grows the memory arena, the second runs
     /// on the memory plan that every later run repeats.</summary>

@@ -8,7 +8,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// provider, where it gives the same logits as the plain path (tests run it so; no GPU is needed). Its streams do
 /// their work at once, and a "captured graph" is the captured work itself, run again on each replay.
 /// </summary>
-public sealed class HostMemory : IDeviceMemory
+internal sealed class HostMemory : IDeviceMemory
 {
     public static HostMemory Instance { get; } = new();
 

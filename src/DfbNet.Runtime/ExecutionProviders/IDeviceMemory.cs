@@ -7,7 +7,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// writes the addresses it was captured with, so its inputs and outputs live in fixed buffers and each frame's data is
 /// copied through them on the stage's stream.
 /// </summary>
-public interface IDeviceMemory
+internal interface IDeviceMemory
 {
     /// <summary>How ONNX Runtime names this memory when a buffer is bound.</summary>
     OrtMemoryInfo MemoryInfo { get; }
@@ -25,7 +25,7 @@ public interface IDeviceMemory
 }
 
 /// <summary>A copy or allocation on a device failed.</summary>
-public sealed class DeviceMemoryException : Exception
+internal sealed class DeviceMemoryException : Exception
 {
     public DeviceMemoryException(string message)
         : base(message)

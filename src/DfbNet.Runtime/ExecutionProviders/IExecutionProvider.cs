@@ -6,7 +6,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// One ONNX Runtime execution provider. The provider chain tries these in order; one that cannot be used on this
 /// machine says why and is skipped, never silently.
 /// </summary>
-public interface IExecutionProvider
+internal interface IExecutionProvider
 {
     /// <summary>The name shown in model info, logs and metrics (for example "CPU", "CUDA", "TensorRT").</summary>
     string Name { get; }

@@ -6,7 +6,7 @@ namespace DfbNet.Runtime.ExecutionProviders;
 /// One ONNX Runtime session on one execution provider, owned and disposed here. Runs are virtual so that tests can
 /// inject faults into a real session (the circuit-breaker tests); nothing else derives from it.
 /// </summary>
-public class StageSession : IDisposable
+internal class StageSession : IDisposable
 {
     private OrtAllocator? _deviceAllocator;
     private bool _disposed;

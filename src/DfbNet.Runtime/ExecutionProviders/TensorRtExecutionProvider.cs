@@ -4,7 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace DfbNet.Runtime.ExecutionProviders;
 
 /// <summary>ONNX Runtime's TensorRT provider (needs libnvinfer.so.10 besides the CUDA libraries); engines are cached on disk.</summary>
-public sealed class TensorRtExecutionProvider : IExecutionProvider
+internal sealed class TensorRtExecutionProvider : IExecutionProvider
 {
     /// <param name="deviceId">The GPU.</param>
     /// <param name="engineCachePath">Folder for built engines; null disables the cache.</param>
