@@ -7,6 +7,7 @@ var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit m
     SynthCommand.Create(),
     ClassifyCommand.Create(),
     StreamCommand.Create(),
+    LoadCommand.Create(),
     TrainCommand.Create(),
     ExportCommand.Create(),
     EvalCommand.Create(),

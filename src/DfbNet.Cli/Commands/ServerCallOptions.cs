@@ -5,8 +5,9 @@ using Grpc.Core;
 
 namespace DfbNet.Cli.Commands;
 
-/// <summary>The options that <c>classify</c> and <c>stream</c> share: which server, and the model, mode, preset and budget of the calls.</summary>
-internal sealed class ServerCallOptions
+/// <summary>The options that <c>classify</c>, <c>stream</c> and <c>load</c> share: which server, and the model, mode, preset and budget of the calls.</summary>
+/// <param name="budget">Add <c>--budget-ms</c> as one number; <c>load</c> passes false and defines its own (a list of budgets).</param>
+internal sealed class ServerCallOptions(bool budget = true)
 {
     public const string ServerEnvironmentVariable = "DFBNET_SERVER";
 
@@ -32,7 +33,11 @@ internal sealed class ServerCallOptions
         command.Options.Add(_model);
         command.Options.Add(_mode);
         command.Options.Add(_preset);
-        command.Options.Add(_budget);
+        if (budget)
+        {
+            command.Options.Add(_budget);
+        }
+
         command.Options.Add(_apiKey);
     }
 
@@ -69,8 +74,8 @@ internal sealed class ServerCallOptions
             };
         }
 
-        var budget = parse.GetValue(_budget);
-        if (budget is { } ms && (ms < 0 || !double.IsFinite(ms)))
+        var milliseconds = budget ? parse.GetValue(_budget) : null;
+        if (milliseconds is { } ms && (ms < 0 || !double.IsFinite(ms)))
         {
             error = $"--budget-ms {ms} is not a non-negative number of milliseconds.";
             return null;
@@ -82,7 +87,7 @@ internal sealed class ServerCallOptions
             Model = parse.GetValue(_model),
             Mode = mode,
             Preset = parse.GetValue(_preset),
-            Budget = budget is { } b && b > 0 ? TimeSpan.FromMilliseconds(b) : null,
+            Budget = milliseconds is { } b && b > 0 ? TimeSpan.FromMilliseconds(b) : null,
             ApiKey = parse.GetValue(_apiKey) ?? (Environment.GetEnvironmentVariable("DFBNET_API_KEY") is { Length: > 0 } key ? key : null),
 
             // A command line user wants a quick answer when the server is down, not a long wait.

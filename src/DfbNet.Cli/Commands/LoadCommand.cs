@@ -1,0 +1,171 @@
+using System.CommandLine;
+using System.Globalization;
+using DfbNet.Cli.Load;
+using DfbNet.Protocol.V1;
+using Grpc.Core;
+using Grpc.Net.Client;
+
+namespace DfbNet.Cli.Commands;
+
+/// <summary>
+/// <c>dfbnet load</c>: an open-loop load generator. N streams send CIFAR-10 frames at scheduled times (fixed or Poisson
+/// arrivals) whatever the server answers, for a fixed duration after a warm-up; the report gives rates, latency
+/// percentiles from each frame's scheduled send time, exits, budget hits, refusals, drops, errors, accuracy and CPU,
+/// and checks that every frame sent ended with exactly one final event. <c>--sweep</c> repeats the run over a ladder of
+/// rates and reports the capacity.
+/// </summary>
+/// <remarks>Exit codes: 0 the run completed and its counts add up; 1 the server failed or could not be reached, or a
+/// frame had no final event or two; 2 bad arguments; 130 interrupted.</remarks>
+internal static class LoadCommand
+{
+    public static Command Create()
+    {
+        // Numbers are taken as text and read by LoadOptions, so that a bad value gets one line naming it and exit code 2.
+        Option<string?>[] options =
+        [
+            Text("--streams", "Concurrent streams."),
+            Text("--fps", "Frames per second of each stream (the total is streams x fps)."),
+            Text("--rate", "Total frames per second, spread evenly over the streams (instead of --fps)."),
+            Text("--arrivals", "fixed (evenly spaced, streams staggered within a period) or poisson (exponential gaps, seeded)."),
+            Text("--seed", "Seed of the Poisson arrivals; the same seed gives the same schedule."),
+            Text("--duration", "Seconds measured."),
+            Text("--warmup", "Seconds of load sent before the measured window and not counted."),
+            Text("--drain-seconds", "After the schedule ends, seconds to wait for the last answers before frames without a final event are counted as violations."),
+            Text("--budget-ms", "Per-frame latency budgets in milliseconds, cycled over each stream's frames: 10, or 0,10,50 (0: no budget of the frame's own)."),
+            Text("--queue-policy", "What the server does when a stream's queue is full: queue or latest (default: the server's)."),
+            Text("--protocol", "native (dfbnet.v1 ClassifyStream) or oip (Open Inference Protocol ModelStreamInfer)."),
+            Text("--format", "How frames travel: png or jpeg (encoded once up front) or raw (RGB)."),
+            Text("--data", $"A CIFAR-10 binary batch (.bin: 1 label byte + 3072 bytes of 32x32 RGB planes per record), or a folder with test_batch.bin (default: {LoadOptions.DefaultDataFile}, looked for from the working directory upwards)."),
+            Text("--sweep", "START:STOP:STEPS: run each of STEPS total rates from START to STOP frames/s (geometric steps) for --duration, and report the capacity."),
+            Text("--p99-bound-ms", "The final-event p99 a rate must stay under to count towards the sweep's capacity."),
+            Text("--server-pid", "The server's process id (same machine): its CPU over the measured window, from /proc/PID/stat."),
+            Text("--json", "Also write the full result (or, with --sweep, every step and the capacity) as JSON to this file."),
+        ];
+        var alwaysAnswer = new Option<bool>("--always-answer") { Description = "With a budget: ask the server to run exit 1 even when the budget cannot be met (a late answer rather than none)." };
+        var server = new ServerCallOptions(budget: false);
+        var command = new Command("load", "Open-loop load generator: streams of CIFAR-10 frames sent on a schedule whatever the answers; throughput, latency percentiles, budget hits, refusals; --sweep finds the capacity.");
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+        }
+
+        command.Options.Add(alwaysAnswer);
+        server.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var client = server.Resolve(parse, out var error);
+            var values = options.ToDictionary(o => o.Name, o => parse.GetValue(o), StringComparer.Ordinal);
+            var load = client is null ? null : LoadOptions.Parse(values, parse.GetValue(alwaysAnswer), Environment.CurrentDirectory, out error);
+            FrameSet? frames = null;
+            if (load is not null)
+            {
+                try
+                {
+                    frames = FrameSet.Load(load.DataPath, load.Format);
+                }
+                catch (InvalidDataException ex)
+                {
+                    error = $"--data: {ex.Message}";
+                }
+            }
+
+            if (client is null || load is null || frames is null)
+            {
+                await Console.Error.WriteLineAsync($"dfbnet load: {error}");
+                return 2;
+            }
+
+            using var channel = GrpcChannel.ForAddress(client.Address, new GrpcChannelOptions
+            {
+                HttpHandler = new SocketsHttpHandler
+                {
+                    // Many streams on one connection would share its flow-control window; let the handler open more.
+                    EnableMultipleHttp2Connections = true,
+                    ConnectTimeout = TimeSpan.FromSeconds(10),
+                },
+                DisposeHttpClient = true,
+                MaxReceiveMessageSize = 64 * 1024 * 1024,
+            });
+            var headers = new Metadata();
+            if (client.ApiKey is { } key)
+            {
+                headers.Add("authorization", "Bearer " + key);
+            }
+
+            ModelInfo info;
+            try
+            {
+                // One unary call first: an unreachable server or an unknown model is one clear line, not N failed streams.
+                var native = new Protocol.V1.DfbNet.DfbNetClient(channel);
+                info = await native.GetModelInfoAsync(new GetModelInfoRequest { Model = client.Model ?? "" }, new CallOptions(headers, DateTime.UtcNow.AddSeconds(15), cancellationToken));
+            }
+            catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
+                return 1;
+            }
+
+            var settings = new LoadCallSettings(info.Name, client.Mode, client.Preset, load.QueuePolicy, load.AlwaysAnswer, headers);
+            ILoadProtocol protocol = load.Protocol == LoadProtocol.Oip
+                ? new OipLoadProtocol(channel, settings, frames)
+                : new NativeLoadProtocol(channel, settings, frames);
+            var mode = client.Mode switch
+            {
+                InferenceMode.FirstExit => "first-exit",
+                InferenceMode.Refine => "refine",
+                InferenceMode.Full => "full",
+                _ => "server default",
+            };
+            var runner = new LoadRunner(protocol, frames, load, client.Address.ToString(), info.Name, mode, Console.Error);
+            try
+            {
+                if (load.Sweep is { } sweep)
+                {
+                    var steps = new List<LoadResult>();
+                    foreach (var rate in sweep.Rates)
+                    {
+                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"dfbnet load: {rate:0.0} frames/s offered"));
+                        steps.Add(await runner.RunAsync(rate, cancellationToken));
+                    }
+
+                    var result = new SweepResult(load.P99BoundMs, RateSweep.Scale, RateSweep.Capacity(steps, load.P99BoundMs), steps);
+                    Console.Write(LoadReport.SweepTable(result));
+                    if (load.JsonPath is { } path)
+                    {
+                        await LoadReport.WriteJsonAsync(path, result, cancellationToken);
+                    }
+
+                    return steps.All(s => s.CountsAddUp) ? 0 : 1;
+                }
+
+                var single = await runner.RunAsync(load.TotalRate!.Value, cancellationToken);
+                Console.Write(LoadReport.Table(single));
+                if (load.JsonPath is { } file)
+                {
+                    await LoadReport.WriteJsonAsync(file, single, cancellationToken);
+                }
+
+                return single.CountsAddUp ? 0 : 1;
+            }
+            catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Opening a stream failed (the server went away after answering GetModelInfo); failures of open
+                // streams are counted in the report instead.
+                await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
+                return 1;
+            }
+            catch (IOException ex)
+            {
+                await Console.Error.WriteLineAsync($"dfbnet load: --json '{load.JsonPath}': {ex.Message}");
+                return 1;
+            }
+        });
+        return command;
+
+        static Option<string?> Text(string name, string description) => new(name)
+        {
+            Description = description,
+            DefaultValueFactory = LoadOptions.Defaults.TryGetValue(name, out var value) ? _ => value : null,
+        };
+    }
+}
