@@ -423,7 +423,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
         var runner = _stages[stage];
         LatencyFor(runner.Provider).Record(stage, elapsed, batch.Count);
-        Statistics.RecordStage(batch.Count);
+        Statistics.RecordStage(batch.Count, elapsed);
         RuntimeMetrics.RecordStage(Name, stage + 1, runner.Provider, elapsed, batch.Count);
     }
 

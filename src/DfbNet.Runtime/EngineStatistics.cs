@@ -14,6 +14,13 @@ public sealed class EngineStatistics
     private long _executions;
     private long _queueTicks;
     private long _batchedFrames;
+
+    // Stage runs and their time by batch size (index), as Triton's batch_stats; the last slot gathers larger batches.
+    private readonly long[] _runsByBatch = new long[MaxTrackedBatch + 1];
+    private readonly long[] _ticksByBatch = new long[MaxTrackedBatch + 1];
+
+    /// <summary>Batch sizes above this are counted together at this size.</summary>
+    public const int MaxTrackedBatch = 1024;
     private long _lastInferenceUnixMs;
 
     /// <summary>A consistent-enough copy of the counters (each read atomically).</summary>
@@ -34,10 +41,29 @@ public sealed class EngineStatistics
     }
 
     /// <summary>One stage run over <paramref name="batch"/> frames.</summary>
-    internal void RecordStage(int batch)
+    internal void RecordStage(int batch, TimeSpan elapsed)
     {
         Interlocked.Increment(ref _executions);
         Interlocked.Add(ref _batchedFrames, batch);
+        var slot = Math.Min(batch, MaxTrackedBatch);
+        Interlocked.Increment(ref _runsByBatch[slot]);
+        Interlocked.Add(ref _ticksByBatch[slot], elapsed.Ticks);
+    }
+
+    /// <summary>Stage runs so far by batch size: (batch size, runs, their total time), sizes that ran at least once.</summary>
+    public IReadOnlyList<(int BatchSize, long Runs, TimeSpan Time)> RunsByBatchSize()
+    {
+        var result = new List<(int, long, TimeSpan)>();
+        for (var b = 1; b <= MaxTrackedBatch; b++)
+        {
+            var runs = Interlocked.Read(ref _runsByBatch[b]);
+            if (runs > 0)
+            {
+                result.Add((b, runs, TimeSpan.FromTicks(Interlocked.Read(ref _ticksByBatch[b]))));
+            }
+        }
+
+        return result;
     }
 
     internal void RecordFrame(bool success, TimeSpan total, TimeSpan inference, TimeSpan queue, DateTimeOffset now)

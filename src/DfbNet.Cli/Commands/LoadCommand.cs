@@ -116,7 +116,7 @@ internal static class LoadCommand
                 InferenceMode.Full => "full",
                 _ => "server default",
             };
-            var runner = new LoadRunner(protocol, frames, load, client.Address.ToString(), info.Name, mode, Console.Error);
+            var runner = new LoadRunner(protocol, frames, load, client.Address.ToString(), info.Name, mode, Console.Error, new ServerStatistics(channel, info.Name));
             try
             {
                 if (load.Sweep is { } sweep)

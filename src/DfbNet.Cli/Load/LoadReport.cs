@@ -52,6 +52,11 @@ internal static class LoadReport
         }
 
         rows.Add(("cpu", cpu));
+        if (r.ServerBatches is { Runs: > 0 } batches)
+        {
+            var sizes = string.Join(", ", batches.RunsByBatchSize.Select(p => $"{p.Key}: {p.Value}"));
+            rows.Add(("batches", string.Create(C, $"mean {batches.MeanBatch:0.00} frames per stage run over {batches.Runs} runs (by size {sizes})")));
+        }
 
         var text = new StringBuilder();
         var width = rows.Max(row => row.Item1.Length) + 2;

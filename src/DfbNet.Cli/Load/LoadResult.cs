@@ -31,6 +31,10 @@ internal sealed record LoadResult(
     ClientCpu ClientCpu,
     IReadOnlyList<string> Violations)
 {
+    /// <summary>The server's stage runs over the measured window by batch size (from its OIP statistics); null when it
+    /// could not be read.</summary>
+    public ServerBatches? ServerBatches { get; init; }
+
     /// <summary>Every frame sent ended with exactly one final event, and no event named a frame that was not sent.</summary>
     public bool CountsAddUp => Counts.Balanced && Counts.NoFinalEvent == 0 && Counts.DuplicateFinalEvents == 0 && Counts.UnknownEvents == 0 && StreamFailures.Count == 0;
 }
@@ -105,6 +109,10 @@ internal sealed record Accuracy(int Answered, int Correct)
 /// <summary>The server process's CPU over the measured window (from /proc/PID/stat).</summary>
 /// <param name="MsPerAnswer">CPU milliseconds per final answer received in the window.</param>
 internal sealed record ServerCpu(int Pid, double CpuMs, double Cores, double? MsPerAnswer);
+
+/// <summary>Stage runs of the model over the measured window: how many, how many frames they carried, and the runs by
+/// batch size (stage runs of any stage: a frame makes one per exit it reaches).</summary>
+internal sealed record ServerBatches(long Runs, long Frames, double MeanBatch, IReadOnlyDictionary<string, long> RunsByBatchSize);
 
 /// <summary>This generator's own CPU over the measured window, so a reader knows what the client took of the machine.</summary>
 internal sealed record ClientCpu(double CpuMs, double Cores, double? MsPerSentFrame, int MachineCores);

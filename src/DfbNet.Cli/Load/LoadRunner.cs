@@ -10,7 +10,7 @@ namespace DfbNet.Cli.Load;
 /// line a second; after the schedule, waits up to <see cref="LoadOptions.Drain"/> for the last answers, then cancels what
 /// is left. Every wait is bounded by that deadline.
 /// </summary>
-internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOptions options, string server, string model, string mode, TextWriter progress)
+internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOptions options, string server, string model, string mode, TextWriter progress, ServerStatistics? statistics = null)
 {
     /// <summary>Time between opening the streams and the first due frame, so that every writer is waiting when it comes.</summary>
     private static readonly TimeSpan Lead = TimeSpan.FromMilliseconds(50);
@@ -45,6 +45,7 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             var readers = streams.Select((s, i) => ReadAsync(s, i, recorder, calls.Token)).ToArray();
             var writers = streams.Select((s, i) => WriteAsync(s, i, schedules[i], pacer, warmup, recorder, calls.Token)).ToArray();
             var cpu = SampleCpuAsync(windowStart, windowEnd, calls.Token);
+            var batches = SampleBatchesAsync(windowStart, windowEnd, calls.Token);
             using var stopProgress = new CancellationTokenSource();
             var ticker = ReportProgressAsync(recorder, start, windowStart, windowEnd, stopProgress.Token);
 
@@ -60,7 +61,7 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             ServerCpu? serverUsage = serverCpu is { } s && options.ServerPid is { } pid
                 ? new ServerCpu(pid, s.TotalMilliseconds, s.TotalSeconds / options.Duration.TotalSeconds, answers == 0 ? null : s.TotalMilliseconds / answers)
                 : null;
-            return recorder.Summarize(settings, scheduled, serverUsage, clientCpu);
+            return recorder.Summarize(settings, scheduled, serverUsage, clientCpu) with { ServerBatches = await batches };
         }
         finally
         {
@@ -148,6 +149,27 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
         {
             recorder.StreamFailed(ex.StatusCode.ToString());
             await progress.WriteLineAsync($"dfbnet load: stream {index} failed: {ex.StatusCode}: {ex.Status.Detail}");
+        }
+    }
+
+    /// <summary>The server's stage runs by batch size during the measured window.</summary>
+    private async Task<ServerBatches?> SampleBatchesAsync(long windowStart, long windowEnd, CancellationToken cancellationToken)
+    {
+        if (statistics is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            await DelayUntil(windowStart, cancellationToken);
+            var before = await statistics.ReadAsync(cancellationToken);
+            await DelayUntil(windowEnd, cancellationToken);
+            return ServerStatistics.Difference(before, await statistics.ReadAsync(cancellationToken));
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
         }
     }
 

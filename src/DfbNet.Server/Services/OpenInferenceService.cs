@@ -127,7 +127,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         foreach (var engine in engines)
         {
             var s = engine.Statistics.Snapshot();
-            response.ModelStats.Add(new Inference.ModelStatistics
+            var stats = new Inference.ModelStatistics
             {
                 Name = engine.Name,
                 Version = OipTensors.Version,
@@ -143,7 +143,15 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
                     ComputeInfer = Duration(s.InferCount, s.InferTime),
                     ComputeOutput = Duration(0, TimeSpan.Zero),
                 },
-            });
+            };
+
+            // Stage runs by batch size (a frame runs one stage run per exit it reaches).
+            foreach (var (size, runs, time) in engine.Statistics.RunsByBatchSize())
+            {
+                stats.BatchStats.Add(new Inference.InferBatchStatistics { BatchSize = (ulong)size, ComputeInfer = Duration(runs, time) });
+            }
+
+            response.ModelStats.Add(stats);
         }
 
         return Task.FromResult(response);
