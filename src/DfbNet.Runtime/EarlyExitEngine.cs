@@ -355,6 +355,44 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         }
     }
 
+    /// <summary>
+    /// Times each stage alone on one batch of <paramref name="batch"/> preprocessed images (each stage's input the
+    /// previous stage's output), after one untimed run: mean time of a run over <paramref name="runs"/> runs. What
+    /// batching buys on this machine and provider, stage by stage. Host data paths only, as <see cref="RunAllExits"/>.
+    /// </summary>
+    /// <param name="inputs">batch x 3 x H x W floats from <see cref="Preprocessor"/>.</param>
+    /// <exception cref="InvalidOperationException">The stages replay captured graphs, or a stage's model has a fixed batch below <paramref name="batch"/>.</exception>
+    public TimeSpan[] TimeStages(ReadOnlyMemory<float> inputs, int batch, int runs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (CapturesGraphs || _stages.Any(st => st.MaxBatch < batch))
+        {
+            throw new InvalidOperationException($"Model '{Name}' cannot run stages at batch {batch} on its host path (captured graphs, or a fixed batch dimension).");
+        }
+
+        using var runOptions = new RunOptions();
+        var times = new TimeSpan[ExitCount];
+        var input = inputs[..(batch * _preprocessor.TensorLength)].ToArray();
+        var logits = new float[batch * Classes.Count];
+        foreach (var stage in _stages)
+        {
+            var feature = new float[batch * stage.FeatureLength];
+            stage.Run(input, batch, logits, feature, runOptions);
+            var start = _clock.GetTimestamp();
+            for (var i = 0; i < runs; i++)
+            {
+                stage.Run(input, batch, logits, feature, runOptions);
+            }
+
+            times[stage.Index] = _clock.GetElapsedTime(start) / runs;
+            input = feature;
+        }
+
+        return times;
+    }
+
     /// <summary>The final event of a frame refused at admission.</summary>
     public ExitEvent Refused(FrameRequest request, FrameErrorCode refusal)
     {

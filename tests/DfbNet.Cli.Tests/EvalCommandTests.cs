@@ -44,6 +44,28 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Bench_WithBatchSizes_TimesEachStageAtEachBatchSize()
+    {
+        var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "10", "--limit", "20", "--preset", "balanced", "--batch-sizes", "1,4");
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = Array.FindIndex(lines, l => l.StartsWith("Stage time per image by batch size", StringComparison.Ordinal));
+        Assert.True(header >= 0, output);
+        Assert.Matches(@"^stage\s+b=1\s+b=4\s+gain at b=4", lines[header + 1]);
+        for (var s = 1; s <= 3; s++)
+        {
+            var row = Columns(lines[header + 1 + s], s.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            // b=1 and b=4 in milliseconds (the gain column ends in 'x').
+            Assert.Equal(2, row.Length);
+            Assert.True(row[0] > 0 && row[1] > 0, lines[header + 1 + s]);
+        }
+
+        (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--batch-sizes", "1,zero");
+        Assert.Equal(2, code);
+        Assert.Contains("--batch-sizes '1,zero'", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_WithGivenExitRatios_WeightsTheMeasuredExitPathsByThem()
     {
         var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "60", "--preset", "balanced", "--exit-ratios", "80.03,9.48,9.19,1.30");

@@ -26,10 +26,11 @@ internal static class EvalCommand
         };
         var providers = new Option<string>("--providers") { Description = "Execution providers to try, in order (tensorrt,cuda,cpu); the active one is reported.", DefaultValueFactory = _ => "cpu" };
         var cudaOptions = new Option<string[]>("--cuda-option") { Description = "An ONNX Runtime CUDA provider option, key=value (for example prefer_nhwc=1); repeatable.", AllowMultipleArgumentsPerToken = false };
+        var batchSizes = new Option<string?>("--batch-sizes") { Description = "Also time each stage alone at these batch sizes (for example 1,2,4,8,16): milliseconds per image, what batching frames across streams buys on this machine." };
         var cudaGraphs = new Option<bool>("--cuda-graphs") { Description = "Capture each stage (and the main branch alone) as a CUDA graph and time its replays (CUDA and TensorRT providers); on by default, --cuda-graphs false times plain runs.", DefaultValueFactory = _ => true };
         var command = new Command("eval", "Error, batch-1 latency (mean, p50, p99), gain over the main branch alone, exit ratios and per-exit errors (the paper's Table 2).")
         {
-            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios, cudaGraphs, cudaOptions,
+            model, data, thresholds, preset, timing, threads, limit, providers, exitRatios, cudaGraphs, cudaOptions, batchSizes,
         };
         command.Aliases.Add("bench");
         command.SetAction(async (parse, cancellationToken) =>
@@ -98,8 +99,25 @@ internal static class EvalCommand
                 return 2;
             }
 
+            int[]? sizes = null;
+            if (parse.GetValue(batchSizes) is { } sizeText)
+            {
+                var parts = sizeText.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                sizes = [.. parts.Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out var b) && b is >= 1 and <= 1024 ? b : 0)];
+                if (sizes.Length == 0 || sizes.Contains(0))
+                {
+                    Console.Error.WriteLine($"dfbnet eval: --batch-sizes '{sizeText}' is not a list of batch sizes from 1 to 1024 (for example 1,2,4,8,16).");
+                    return 2;
+                }
+            }
+
             var report = await TableReport.RunAsync(runner, test, sets, timingCount, ratios, cancellationToken);
             Console.Write(report);
+            if (sizes is not null)
+            {
+                Console.Write(TableReport.StagesByBatch(runner, test, sizes));
+            }
+
             return 0;
         });
         return command;
@@ -172,6 +190,25 @@ internal static class TableReport
             writer.WriteLine($"  weighted mean {weighted.ToString("F3", inv)} ms per image, gain {(main.Mean / weighted).ToString("F2", inv)}x over the main branch alone ({main.Mean.ToString("F3", inv)} ms): stage times of this model, exit ratios given, not its own");
         }
 
+        return writer.ToString();
+    }
+
+    /// <summary>Each stage alone at each batch size: milliseconds per image, and the gain over batch 1.</summary>
+    public static string StagesByBatch(OrtModelRunner runner, CifarDataset test, IReadOnlyList<int> sizes)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var times = runner.TimeStagesByBatch(test, sizes, runs: 50);
+        var writer = new StringWriter(inv);
+        writer.WriteLine();
+        writer.WriteLine($"Stage time per image by batch size (ms; each stage alone, 50 runs, {runner.EngineDescription}):");
+        writer.WriteLine($"{"stage",-8} {string.Join(" ", sizes.Select(b => $"{"b=" + b,9}"))}  gain at b={sizes[^1]}");
+        for (var s = 0; s < times[0].Length; s++)
+        {
+            writer.WriteLine($"{s + 1,-8} {string.Join(" ", times.Select(t => t[s].ToString("F4", inv).PadLeft(9)))}  {(times[0][s] / times[^1][s]).ToString("F2", inv)}x");
+        }
+
+        var totals = times.Select(t => t.Sum()).ToArray();
+        writer.WriteLine($"{"all",-8} {string.Join(" ", totals.Select(t => t.ToString("F4", inv).PadLeft(9)))}  {(totals[0] / totals[^1]).ToString("F2", inv)}x");
         return writer.ToString();
     }
 

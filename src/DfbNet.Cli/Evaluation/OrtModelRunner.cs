@@ -89,6 +89,27 @@ internal sealed class OrtModelRunner : IDisposable
         return result;
     }
 
+    /// <summary>Milliseconds per image of each stage alone at each batch size (the engine's host path), for what batching buys.</summary>
+    public double[][] TimeStagesByBatch(CifarDataset data, IReadOnlyList<int> batchSizes, int runs)
+    {
+        var engine = _batchEngine.Value;
+        var largest = batchSizes.Max();
+        var inputs = Preprocess(data, 0, Math.Min(largest, data.Count));
+        if (inputs.Length < largest * engine.Preprocessor.TensorLength)
+        {
+            // Fewer images than the largest batch: repeat them.
+            var repeated = new float[largest * engine.Preprocessor.TensorLength];
+            for (var i = 0; i < repeated.Length; i++)
+            {
+                repeated[i] = inputs[i % inputs.Length];
+            }
+
+            inputs = repeated;
+        }
+
+        return [.. batchSizes.Select(b => engine.TimeStages(inputs, b, runs).Select(t => t.TotalMilliseconds / b).ToArray())];
+    }
+
     /// <summary>Per-image milliseconds at batch 1 of the engine's first-exit path (Algorithm 1), as the server runs it.</summary>
     public async Task<LatencySample> TimeEarlyExitAsync(float[] inputs, int count, ExitPolicy policy, CancellationToken cancellationToken = default)
     {
