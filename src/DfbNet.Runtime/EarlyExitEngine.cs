@@ -24,7 +24,6 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     /// <summary>Frames without a budget queue as if their deadline were this far off, behind budgeted ones of their time.</summary>
     private static readonly TimeSpan UnbudgetedHorizon = TimeSpan.FromMilliseconds(100);
 
-    private static readonly CpuExecutionProvider CpuProvider = new();
     private readonly StageRunner[] _stages;
     private readonly ImagePreprocessor _preprocessor;
     private readonly TimeProvider _clock;
@@ -36,7 +35,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     private long _cancelled;
     private bool _disposed;
 
-    private EarlyExitEngine(string name, string folder, ModelManifest manifest, StageRunner[] stages, EngineOptions options, ILogger logger)
+    internal EarlyExitEngine(string name, string folder, ModelManifest manifest, StageRunner[] stages, EngineOptions options, ILogger logger)
     {
         Name = name;
         Folder = folder;
@@ -117,89 +116,8 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     /// <summary>Loads a model folder: validates the manifest, opens every stage on the provider chain, checks that
     /// stage shapes chain, and warms each stage up to seed the latency estimates.</summary>
     /// <exception cref="ManifestException">The manifest or a stage model does not match; the message names the field.</exception>
-    public static EarlyExitEngine Load(string modelFolder, EngineOptions? options = null, ILogger? logger = null)
-    {
-        options ??= new EngineOptions();
-        logger ??= NullLogger.Instance;
-        var folder = Path.GetFullPath(modelFolder);
-        var name = Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
-        var manifest = ManifestLoader.LoadFolder(folder);
-        var manifestPath = Path.Combine(folder, ModelManifest.FileName);
-        var stages = new List<StageRunner>();
-        try
-        {
-            long[] expectedInput = [3, manifest.Input.Height, manifest.Input.Width];
-            for (var s = 0; s < manifest.Stages.Count; s++)
-            {
-                var spec = manifest.Stages[s];
-                var path = Path.Combine(folder, spec.File);
-                StageSession session;
-                try
-                {
-                    session = options.Providers.CreateSession(path, o => Configure(o, options), logger);
-                }
-                catch (OnnxRuntimeException ex)
-                {
-                    throw new ManifestException(manifestPath, $"stages[{s}].file", $"'{spec.File}' is not a loadable ONNX model: {ex.Message}", ex);
-                }
-
-                try
-                {
-                    var shapes = StageShapes.Check(session.Session, spec, s, manifest.Classes.Count, expectedInput, s == manifest.Stages.Count - 1, manifestPath);
-                    RuntimeLog.StageProvider(logger, s + 1, name, session.Provider);
-                    RuntimeMetrics.SessionsCreated.Add(1, new KeyValuePair<string, object?>("stage", s + 1), new KeyValuePair<string, object?>("provider", session.Provider));
-
-                    // A GPU stage gets a CPU session to fall back on, created on first need.
-                    Func<StageSession>? fallback = session.Provider == CpuProvider.Name
-                        ? null
-                        : () => ExecutionProviderChain.CpuOnly.CreateSession(path, o => Configure(o, options), logger);
-                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger, shapes.MaxBatch));
-                    expectedInput = shapes.Feature ?? [];
-                }
-                catch
-                {
-                    session.Dispose();
-                    throw;
-                }
-            }
-
-            // Captured graphs go all the way or not at all: a frame's feature is either in a device buffer or not.
-            if (stages.FirstOrDefault(st => !st.CapturesGraph) is { } uncaptured && stages.Any(st => st.CapturesGraph))
-            {
-                RuntimeLog.GraphCaptureOff(logger, name, uncaptured.Index + 1, uncaptured.Provider);
-                foreach (var stage in stages)
-                {
-                    stage.Dispose();
-                }
-
-                stages.Clear();
-                return Load(modelFolder, options.WithProviders(options.Providers.WithoutGraphCapture()), logger);
-            }
-
-            foreach (var stage in stages.Where(st => st.CapturesGraph))
-            {
-                RuntimeLog.StageCapturesGraph(logger, stage.Index + 1, name, stage.Provider);
-            }
-
-            var engine = new EarlyExitEngine(name, folder, manifest, [.. stages], options, logger);
-            engine.Warmup(options.WarmupRuns);
-            RuntimeMetrics.Track(engine);
-            if (logger.IsEnabled(LogLevel.Information))
-            {
-                RuntimeLog.ModelLoaded(logger, name, stages.Count, engine.ExecutionProvider, engine.DescribeEstimates());
-            }
-            return engine;
-        }
-        catch
-        {
-            foreach (var stage in stages)
-            {
-                stage.Dispose();
-            }
-
-            throw;
-        }
-    }
+    public static EarlyExitEngine Load(string modelFolder, EngineOptions? options = null, ILogger? logger = null) =>
+        EngineLoader.Load(modelFolder, options ?? new EngineOptions(), logger ?? NullLogger.Instance);
 
     /// <summary>Resolves a request's thresholds: explicit values win, then a preset name, then the default preset.</summary>
     /// <exception cref="ArgumentException">Unknown preset, wrong count or a value outside [0, 1].</exception>
@@ -469,19 +387,6 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
     void IFrameCompletion.Abandon(ScheduledFrame frame) => Abandon(frame);
 
-    private static void Configure(SessionOptions options, EngineOptions engine)
-    {
-        options.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
-        options.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
-        if (engine.IntraOpThreads > 0)
-        {
-            options.IntraOpNumThreads = engine.IntraOpThreads;
-        }
-
-        // Spinning intra-op threads burn a core each between runs; at camera frame rates that is most of the CPU.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", engine.AllowSpinning ? "1" : "0");
-    }
-
     private void CheckPolicy(FrameRequest request)
     {
         if (request.Policy.ExitCount != ExitCount)
@@ -560,7 +465,8 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         frame.Sink.OnCancelled();
     }
 
-    private void Warmup(int runs)
+    /// <summary>Runs each stage <paramref name="runs"/> times (at batch 1 and at its largest batch) to seed the estimates.</summary>
+    internal void Warmup(int runs)
     {
         if (runs <= 0)
         {
@@ -653,7 +559,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         }
     }
 
-    private string DescribeEstimates() =>
+    internal string DescribeEstimates() =>
         string.Join(", ", Enumerable.Range(0, ExitCount).Select(s => string.Create(CultureInfo.InvariantCulture, $"{Latency.Estimate(s).TotalMilliseconds:F3} ms")));
 
     private StageLatencyEstimator LatencyFor(string provider) =>
