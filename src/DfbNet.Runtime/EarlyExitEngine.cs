@@ -188,16 +188,23 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(sink);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        CheckPolicy(request);
         Interlocked.Increment(ref _inFlight);
-        // The load this frame meets: the other frames admitted, over the bound.
-        var policy = Policies.ForLoad(request.Policy, (double)(Admission.Admitted - 1) / Admission.Bound);
+
+        // From here on the frame ends with a final event (or OnCancelled) whatever happens: its slot is given back then.
+        var requested = request.Policy.ExitCount == ExitCount ? request.Policy : DefaultPolicy;
+        var policy = Policies.ForLoad(requested, (double)(Admission.Admitted - 1) / Admission.Bound);
         var evaluation = new FrameEvaluation(request.FrameId, policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
         var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken);
         if (cancellationToken.IsCancellationRequested)
         {
             Abandon(frame);
+            return;
+        }
+
+        if (_disposed || !ReferenceEquals(requested, request.Policy))
+        {
+            var message = _disposed ? $"Model '{Name}' is shutting down." : $"The policy has {request.Policy.ExitCount} thresholds; model '{Name}' has {ExitCount} exits.";
+            Finish(frame, FrameEvaluation.Failed(request.FrameId, _disposed ? FrameErrorCode.Unavailable : FrameErrorCode.InvalidArgument, message, evaluation.Elapsed));
             return;
         }
 
@@ -213,6 +220,12 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             RuntimeLog.FrameRejected(_logger, request.FrameId, ex.Message);
             var code = ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument;
             Finish(frame, FrameEvaluation.Failed(request.FrameId, code, ex.Message, _clock.GetElapsedTime(request.ReceivedTimestamp)));
+            return;
+        }
+        catch (Exception ex)
+        {
+            RuntimeLog.FrameFailed(_logger, ex, request.FrameId, 0);
+            Finish(frame, FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Internal, $"Preparing the image failed: {ex.Message}", _clock.GetElapsedTime(request.ReceivedTimestamp)));
             return;
         }
 

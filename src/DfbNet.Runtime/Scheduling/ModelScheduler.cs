@@ -171,8 +171,9 @@ internal sealed class ModelScheduler : IDisposable
 
             _executor.Run(stage, batch, logits, runOptions);
         }
-        catch (Exception ex) when (ex is OnnxRuntimeException or OperationCanceledException or ExecutionProviders.DeviceMemoryException)
+        catch (Exception ex)
         {
+            // Whatever went wrong, the batch's frames each get a final event: an executor thread never dies of a run.
             failure = ex;
         }
         finally
