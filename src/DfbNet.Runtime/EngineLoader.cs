@@ -48,7 +48,7 @@ internal static class EngineLoader
                     Func<StageSession>? fallback = session.Provider == CpuProvider.Name
                         ? null
                         : () => ExecutionProviderChain.CpuOnly.CreateSession(path, o => Configure(o, options), logger);
-                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger, shapes.MaxBatch));
+                    stages.Add(new StageRunner(s, spec, session, fallback, options.Breaker, options.Clock, manifest.Classes.Count, expectedInput, shapes.Feature, logger, shapes.MaxBatch, options.Scheduler.MaxBatchSize));
                     expectedInput = shapes.Feature ?? [];
                 }
                 catch

@@ -33,10 +33,15 @@ public sealed class StageRunner : IDisposable
     private readonly long[]? _featureShape1;
     private readonly long[] _logitsShape1;
     private readonly FixedBindingRun? _graph;
+    private readonly FixedBindingRun[] _batchGraphs = [];
     private readonly DeviceBufferPool? _featureBuffers;
     private volatile bool _onFallback;
 
-    internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger, int maxBatch = int.MaxValue)
+    /// <summary>Batch sizes a captured stage gets a graph for (beyond 1, up to the scheduler's largest batch): a batch runs
+    /// on the smallest that holds it, padded.</summary>
+    internal static readonly int[] CaptureBuckets = [2, 4, 8, 16, 32];
+
+    internal StageRunner(int index, StageSpec spec, StageSession primary, Func<StageSession>? createFallback, ProviderBreakerOptions breaker, TimeProvider clock, int classCount, long[] inputShape, long[]? featureShape, ILogger logger, int maxBatch = int.MaxValue, int maxCapturedBatch = 1)
     {
         Index = index;
         MaxBatch = maxBatch;
@@ -73,7 +78,35 @@ public sealed class StageRunner : IDisposable
                 // The session is unharmed: the stage runs on it without a graph.
                 RuntimeLog.GraphCaptureRefused(logger, index + 1, spec.File, primary.Provider, ex.Message);
             }
+
+            _batchGraphs = _graph is null ? [] : CaptureBatches(memory, stream, Math.Min(maxBatch, maxCapturedBatch));
         }
+    }
+
+    /// <summary>A graph per batch bucket up to <paramref name="largest"/>; the first bucket that cannot be captured ends
+    /// the list (batches then stop at the bucket below it).</summary>
+    private FixedBindingRun[] CaptureBatches(IDeviceMemory memory, DeviceStream stream, int largest)
+    {
+        var graphs = new List<FixedBindingRun>();
+        foreach (var bucket in CaptureBuckets)
+        {
+            if (bucket > largest)
+            {
+                break;
+            }
+
+            try
+            {
+                graphs.Add(new FixedBindingRun(_primary, memory, stream, Spec.Input, WithBatch(_inputShape, bucket), Spec.LogitsOutput, [bucket, ClassCount], _featureShape is null ? null : Spec.FeatureOutput, _featureShape is null ? null : WithBatch(_featureShape, bucket)));
+            }
+            catch (GraphCaptureException ex)
+            {
+                RuntimeLog.GraphCaptureRefused(_logger, Index + 1, $"{Spec.File} at batch {bucket}", _primary.Provider, ex.Message);
+                break;
+            }
+        }
+
+        return [.. graphs];
     }
 
     /// <summary>Zero-based stage index (exit index - 1).</summary>
@@ -109,6 +142,9 @@ public sealed class StageRunner : IDisposable
 
     /// <summary>True when the primary session replays a captured graph: run the stage with <see cref="RunCaptured"/> only.</summary>
     public bool CapturesGraph => _graph is not null;
+
+    /// <summary>The largest batch of a captured stage (its largest bucket's graph); 1 without batch graphs.</summary>
+    public int CapturedMaxBatch => _batchGraphs.Length > 0 ? _batchGraphs[^1].Batch : 1;
 
     /// <summary>The input's shape without the batch dimension.</summary>
     public IReadOnlyList<long> InputShape => _inputShape;
@@ -169,7 +205,7 @@ public sealed class StageRunner : IDisposable
                     }
                     else
                     {
-                        runner.RunCapturedOnHost(session, s.HostInput, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
+                        runner.RunCapturedOnHost(session, s.HostInput ?? Memory<float>.Empty, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
                     }
 
                     return true;
@@ -182,6 +218,85 @@ public sealed class StageRunner : IDisposable
         {
             feature?.Release();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs a stage that <see cref="CapturesGraph"/> on <paramref name="count"/> items through the graph of the smallest
+    /// bucket that holds them (padded): the inputs from the host (<paramref name="hostInput"/>, count items back to back,
+    /// stage 1) or from the items' device buffers. The logits land in <paramref name="logits"/> (count x K); each item's
+    /// feature goes to a pooled device buffer in <paramref name="features"/>[i] (null on the last stage), the caller's to
+    /// release. On the CPU fallback the items run one by one.
+    /// </summary>
+    internal void RunCapturedBatch(float[]? hostInput, IReadOnlyList<DeviceBuffer>? deviceInputs, int count, Memory<float> logits, DeviceBuffer?[] features, RunOptions runOptions)
+    {
+        if (_graph is null)
+        {
+            throw new InvalidOperationException($"Stage {Index + 1} does not replay a captured graph.");
+        }
+
+        if (hostInput is null == deviceInputs is null)
+        {
+            throw new ArgumentException("Exactly one of the host and the device inputs must be given.", nameof(hostInput));
+        }
+
+        var graph = count == 1 ? _graph : Array.Find(_batchGraphs, g => g.Batch >= count)
+            ?? throw new ArgumentOutOfRangeException(nameof(count), count, $"Stage {Index + 1} has graphs for batches up to {CapturedMaxBatch}.");
+        // Pooled arrays, longer than count perhaps: only the first count entries are used.
+        var rented = _featureBuffers is null ? [] : ArrayPool<DeviceBuffer>.Shared.Rent(count);
+        for (var i = 0; i < rented.Length && i < count; i++)
+        {
+            rented[i] = _featureBuffers!.Rent();
+        }
+
+        try
+        {
+            Execute(
+                static (session, s) =>
+                {
+                    var runner = s.Runner;
+                    if (ReferenceEquals(session, runner._primary))
+                    {
+                        s.Graph.RunBatch(s.HostInput, s.DeviceInputs, s.Count, s.Logits.Span, s.Features.Length == 0 ? null : s.Features);
+                        return true;
+                    }
+
+                    for (var i = 0; i < s.Count; i++)
+                    {
+                        var k = runner.ClassCount;
+                        var host = s.HostInput is null ? Memory<float>.Empty : s.HostInput.AsMemory(i * runner.InputLength, runner.InputLength);
+                        runner.RunCapturedOnHost(session, host, s.DeviceInputs?[i], s.Logits.Slice(i * k, k), s.Features.Length == 0 ? null : s.Features[i], s.RunOptions);
+                    }
+
+                    return true;
+                },
+                (Runner: this, Graph: graph, HostInput: hostInput, DeviceInputs: deviceInputs, Count: count, Logits: logits, Features: rented, RunOptions: runOptions),
+                runOptions);
+        }
+        catch
+        {
+            for (var i = 0; i < rented.Length && i < count; i++)
+            {
+                rented[i].Release();
+            }
+
+            ReturnRented(rented);
+            throw;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            features[i] = rented.Length == 0 ? null : rented[i];
+        }
+
+        ReturnRented(rented);
+    }
+
+    private static void ReturnRented(DeviceBuffer[] rented)
+    {
+        if (rented.Length > 0)
+        {
+            ArrayPool<DeviceBuffer>.Shared.Return(rented, clearArray: true);
         }
     }
 
@@ -228,6 +343,11 @@ public sealed class StageRunner : IDisposable
 
     public void Dispose()
     {
+        foreach (var graph in _batchGraphs)
+        {
+            graph.Dispose();
+        }
+
         _graph?.Dispose();
         _featureBuffers?.Dispose();
         _primary.Dispose();
@@ -248,7 +368,7 @@ public sealed class StageRunner : IDisposable
     }
 
     /// <summary>A captured stage's run on the CPU fallback: the frame's device tensors come to the host and go back.</summary>
-    private void RunCapturedOnHost(StageSession session, float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, DeviceBuffer? feature, RunOptions runOptions)
+    private void RunCapturedOnHost(StageSession session, Memory<float> hostInput, DeviceBuffer? deviceInput, Memory<float> logits, DeviceBuffer? feature, RunOptions runOptions)
     {
         var graph = _graph!;
         var pool = ArrayPool<float>.Shared;
@@ -257,10 +377,11 @@ public sealed class StageRunner : IDisposable
         float[]? hostFeature = null;
         try
         {
-            if (input is null)
+            if (deviceInput is not null)
             {
-                input = rentedInput = pool.Rent(InputLength);
-                graph.CopyToHost(rentedInput.AsSpan(0, InputLength), deviceInput!);
+                rentedInput = pool.Rent(InputLength);
+                input = rentedInput.AsMemory(0, InputLength);
+                graph.CopyToHost(rentedInput.AsSpan(0, InputLength), deviceInput);
             }
 
             hostFeature = feature is null ? null : pool.Rent(FeatureLength);

@@ -51,6 +51,15 @@ internal sealed class CudaStream : DeviceStream
         CudaRuntime.Check(CudaRuntime.MemcpyAsync(destination.Pointer, source.Pointer, (nuint)source.Length * sizeof(float), CudaRuntime.MemcpyDefault, Handle), "cudaMemcpyAsync (device to device)");
     }
 
+    public override void Copy(DeviceBuffer destination, int destinationOffset, DeviceBuffer source, int sourceOffset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(source);
+        CheckRange(destination, destinationOffset, count);
+        CheckRange(source, sourceOffset, count);
+        CudaRuntime.Check(CudaRuntime.MemcpyAsync(destination.Pointer + (destinationOffset * sizeof(float)), source.Pointer + (sourceOffset * sizeof(float)), (nuint)count * sizeof(float), CudaRuntime.MemcpyDefault, Handle), "cudaMemcpyAsync (device to device)");
+    }
+
     public override unsafe void Download(Span<float> destination, DeviceBuffer source)
     {
         ArgumentNullException.ThrowIfNull(source);
@@ -131,6 +140,13 @@ internal sealed class CudaStream : DeviceStream
     {
         CudaRuntime.Check(CudaRuntime.StreamSynchronize(Handle), "cudaStreamSynchronize");
         _uploadInFlight = false;
+    }
+
+    private static void CheckRange(DeviceBuffer buffer, int offset, int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + count, buffer.Length, nameof(count));
     }
 
     protected override void Dispose(bool disposing)

@@ -19,6 +19,11 @@ internal abstract class DeviceStream : IDisposable
     /// <summary>Queues a copy of all of <paramref name="source"/> to <paramref name="destination"/> (same length).</summary>
     public abstract void Copy(DeviceBuffer destination, DeviceBuffer source);
 
+    /// <summary>Queues a copy of <paramref name="count"/> values from <paramref name="source"/> at
+    /// <paramref name="sourceOffset"/> to <paramref name="destination"/> at <paramref name="destinationOffset"/> (offsets
+    /// in floats): one item of a batch in or out of a batch-sized buffer.</summary>
+    public abstract void Copy(DeviceBuffer destination, int destinationOffset, DeviceBuffer source, int sourceOffset, int count);
+
     /// <summary>Queues a copy of the first <c>destination.Length</c> values of <paramref name="source"/>, waits for all
     /// work on the stream, and leaves the values in <paramref name="destination"/>.</summary>
     public abstract void Download(Span<float> destination, DeviceBuffer source);

@@ -49,6 +49,7 @@ internal sealed class FixedBindingRun : IDisposable
 
         _session = session;
         _stream = stream;
+        Batch = checked((int)inputShape[0]);
         var values = new List<OrtValue>(3);
         var buffers = new List<DeviceBuffer>(3);
         try
@@ -84,6 +85,57 @@ internal sealed class FixedBindingRun : IDisposable
             }
 
             throw;
+        }
+    }
+
+    /// <summary>The batch the graph was captured for (the input's first dimension); a run carries up to this many items.</summary>
+    public int Batch { get; private init; } = 1;
+
+    /// <summary>
+    /// One replay for <paramref name="count"/> items, at most <see cref="Batch"/>: the rows past them hold whatever the
+    /// last run left and their outputs are ignored (padding up to the captured batch costs what a full batch does). The
+    /// inputs come from the host (<paramref name="hostInput"/>, count items back to back) or from the items' device
+    /// buffers (<paramref name="deviceInputs"/>, when not null); the logits land in <paramref name="logits"/> (count x K),
+    /// each item's feature (when the model has one) in its buffer of <paramref name="features"/>. Complete on return.
+    /// </summary>
+    public void RunBatch(ReadOnlySpan<float> hostInput, IReadOnlyList<DeviceBuffer>? deviceInputs, int count, Span<float> logits, IReadOnlyList<DeviceBuffer>? features)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Batch);
+        if (_feature is not null && (features is null || features.Count < count))
+        {
+            throw new ArgumentException("The model has a feature output: every item needs a buffer to receive it.", nameof(features));
+        }
+
+        var itemInput = _input.Length / Batch;
+        var itemLogits = _logits.Length / Batch;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (deviceInputs is null)
+            {
+                _stream.Upload(_input, hostInput[..(count * itemInput)]);
+            }
+            else
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    _stream.Copy(_input, i * itemInput, deviceInputs[i], 0, itemInput);
+                }
+            }
+
+            _stream.Launch(_graph);
+            if (_feature is not null)
+            {
+                var itemFeature = _feature.Length / Batch;
+                for (var i = 0; i < count; i++)
+                {
+                    _stream.Copy(features![i], 0, _feature, i * itemFeature, itemFeature);
+                }
+            }
+
+            // Waits for the whole queue: the feature copies too are done before the next replay may overwrite the outputs.
+            _stream.Download(logits[..(count * itemLogits)], _logits);
         }
     }
 

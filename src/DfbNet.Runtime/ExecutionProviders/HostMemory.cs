@@ -45,6 +45,13 @@ internal sealed class HostStream : DeviceStream
         Values(source).CopyTo(Values(destination));
     }
 
+    public override void Copy(DeviceBuffer destination, int destinationOffset, DeviceBuffer source, int sourceOffset, int count)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(source);
+        Values(source).Slice(sourceOffset, count).CopyTo(Values(destination).Slice(destinationOffset, count));
+    }
+
     public override void Download(Span<float> destination, DeviceBuffer source)
     {
         ArgumentNullException.ThrowIfNull(source);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using DfbNet.Runtime.ExecutionProviders;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DfbNet.Runtime.Scheduling;
@@ -6,13 +7,13 @@ namespace DfbNet.Runtime.Scheduling;
 /// <summary>How a model's tensors travel between stages; chosen once per engine.</summary>
 internal enum StageDataPath
 {
-    /// <summary>Pooled host arrays: the CPU path, and the only one that batches.</summary>
+    /// <summary>Pooled host arrays: the CPU path.</summary>
     Host,
 
-    /// <summary>Bound OrtValues (IOBinding): features stay where the provider keeps them.</summary>
+    /// <summary>Bound OrtValues (IOBinding): features stay where the provider keeps them; batch 1.</summary>
     Bound,
 
-    /// <summary>Pooled device buffers through each stage's captured CUDA graph (fixed batch-1 bindings).</summary>
+    /// <summary>Pooled device buffers through each stage's captured CUDA graphs, one per batch bucket (padded).</summary>
     Captured,
 }
 
@@ -34,8 +35,12 @@ internal sealed class StageExecutor
     public StageDataPath Path { get; }
 
     /// <summary>The largest batch a stage can run on this path.</summary>
-    public int MaxBatch(int stage, int configured) =>
-        Path == StageDataPath.Host ? Math.Min(configured, _stages[stage].MaxBatch) : 1;
+    public int MaxBatch(int stage, int configured) => Path switch
+    {
+        StageDataPath.Host => Math.Min(configured, _stages[stage].MaxBatch),
+        StageDataPath.Captured => Math.Min(configured, _stages[stage].CapturedMaxBatch),
+        _ => 1,
+    };
 
     /// <summary>Runs <paramref name="stage"/> over <paramref name="batch"/>; the logits of frame i land at i * K of <paramref name="logits"/>.</summary>
     public void Run(int stage, List<ScheduledFrame> batch, float[] logits, RunOptions runOptions)
@@ -44,7 +49,7 @@ internal sealed class StageExecutor
         switch (Path)
         {
             case StageDataPath.Captured:
-                RunCaptured(runner, batch[0], logits, runOptions);
+                RunCaptured(runner, batch, logits, runOptions);
                 break;
             case StageDataPath.Bound:
                 RunBound(runner, batch[0], logits, runOptions);
@@ -151,13 +156,61 @@ internal sealed class StageExecutor
         ReturnHost(frame);
     }
 
-    private static void RunCaptured(StageRunner runner, ScheduledFrame frame, float[] logits, RunOptions runOptions)
+    private static void RunCaptured(StageRunner runner, List<ScheduledFrame> batch, float[] logits, RunOptions runOptions)
     {
         // Not stopped half-way: a replay cannot be, and takes at most a few milliseconds.
-        var next = runner.RunCaptured(frame.Device is null ? frame.Host : null, frame.Device, logits, runOptions);
-        frame.Device?.Release();
-        frame.Device = next;
-        ReturnHost(frame);
+        var n = batch.Count;
+        var features = ArrayPool<DeviceBuffer?>.Shared.Rent(n);
+        if (batch[0].Device is null)
+        {
+            // Stage 1: the frames' host inputs, gathered back to back (a lone frame's array as it is).
+            var pool = ArrayPool<float>.Shared;
+            var length = runner.InputLength;
+            var input = n == 1 ? batch[0].Host! : pool.Rent(n * length);
+            try
+            {
+                for (var i = 0; n > 1 && i < n; i++)
+                {
+                    batch[i].Host.AsSpan(0, length).CopyTo(input.AsSpan(i * length, length));
+                }
+
+                runner.RunCapturedBatch(input, null, n, logits, features, runOptions);
+            }
+            finally
+            {
+                if (n > 1)
+                {
+                    pool.Return(input);
+                }
+            }
+        }
+        else
+        {
+            var inputs = ArrayPool<DeviceBuffer>.Shared.Rent(n);
+            try
+            {
+                for (var i = 0; i < n; i++)
+                {
+                    inputs[i] = batch[i].Device!;
+                }
+
+                runner.RunCapturedBatch(null, inputs, n, logits, features, runOptions);
+            }
+            finally
+            {
+                ArrayPool<DeviceBuffer>.Shared.Return(inputs, clearArray: true);
+            }
+        }
+
+        for (var i = 0; i < n; i++)
+        {
+            var frame = batch[i];
+            frame.Device?.Release();
+            frame.Device = features[i];
+            ReturnHost(frame);
+        }
+
+        ArrayPool<DeviceBuffer?>.Shared.Return(features, clearArray: true);
     }
 
     private static void ReturnHost(ScheduledFrame frame)

@@ -32,9 +32,9 @@ public sealed class CapturedGraphTests : IDisposable
         Assert.All(engine.Stages, s => Assert.True(s.CapturesGraph));
         Assert.Equal(3, logger.Entries.Count(e => e.Id.Id == 111));
 
-        // Per stage at load: the plain runs before the capture, the captured run, the replay checked against them;
-        // then the engine's three warm-up replays.
-        Assert.Equal(3 * (FixedBindingRun.RunsBeforeCapture + 2 + 3), provider.Calls);
+        // Per stage at load, for batch 1 and each batch bucket up to the default largest batch (2, 4, 8): the plain runs
+        // before the capture, the captured run, the replay checked against them; then the engine's three warm-up replays.
+        Assert.Equal(3 * (((FixedBindingRun.RunsBeforeCapture + 2) * 4) + 3), provider.Calls);
         for (var image = 0; image < 12; image++)
         {
             foreach (var mode in new[] { InferenceMode.Full, InferenceMode.FirstExit, InferenceMode.Refine })
@@ -66,6 +66,40 @@ public sealed class CapturedGraphTests : IDisposable
             AssertSame(expected[i % expected.Length], actual[i]);
         }
 
+        Assert.Equal(0, provider.Violations);
+    }
+
+    [Fact]
+    public async Task CapturedStages_RunBatchesThroughTheirBucketGraphs_WithBatchOneResults()
+    {
+        var provider = new GraphCapturingProvider();
+        using var reference = EarlyExitEngine.Load(_model.Path, new EngineOptions { WarmupRuns = 0 });
+        using var engine = EarlyExitEngine.Load(_model.Path, new EngineOptions { Providers = new([provider]), WarmupRuns = 1, Scheduler = new() { MaxBatchSize = 8, Executors = 1, MaxAdmittedFrames = 1024 } });
+        Assert.True(engine.CapturesGraphs);
+        Assert.All(engine.Stages, s => Assert.Equal(8, s.CapturedMaxBatch));
+        Assert.All(engine.MaxBatchSizes, b => Assert.Equal(8, b));
+
+        var expected = new List<ExitEvent>[24];
+        for (var i = 0; i < expected.Length; i++)
+        {
+            expected[i] = await Collect(reference, i, InferenceMode.Full);
+        }
+
+        // Many callers at once on one executor: batches of up to 8, padded to their bucket (2, 4 or 8).
+        var actual = await Task.WhenAll(Enumerable.Range(0, expected.Length * 4).Select(i => Task.Run(() => Collect(engine, i % expected.Length, InferenceMode.Full))));
+        for (var i = 0; i < actual.Length; i++)
+        {
+            var want = expected[i % expected.Length];
+            Assert.Equal(want.Select(e => (e.Kind, e.Exit)), actual[i].Select(e => (e.Kind, e.Exit)));
+            for (var e = 0; e < want.Count; e++)
+            {
+                var (p, q) = (want[e].Prediction!.Probabilities, actual[i][e].Prediction!.Probabilities);
+                Assert.All(Enumerable.Range(0, p.Length), k => Assert.Equal(p[k], q[k], 1e-5f));
+            }
+        }
+
+        var stats = engine.Statistics.Snapshot();
+        Assert.True(stats.StageFrames > stats.StageExecutions, "no batch ran");
         Assert.Equal(0, provider.Violations);
     }
 

@@ -5,8 +5,8 @@ namespace DfbNet.Runtime.Tests.ExecutionProviders;
 
 /// <summary>
 /// Stands in for the CUDA provider with graph capture: real CPU sessions whose tensors live in <see cref="HostMemory"/>,
-/// and which check what a captured graph needs, that every run goes through one binding whose tensors never move (a
-/// replay reads the captured addresses). Faults can be injected, and stages named in <see cref="RefuseCaptureOf"/>
+/// and which check what a captured graph needs, that every run goes through one of the graphs' bindings (one per batch
+/// bucket), whose tensors never move (a replay reads the captured addresses). Faults can be injected, and stages named in <see cref="RefuseCaptureOf"/>
 /// refuse capture, as CUDA does when a run waits on the device or leaves the stream while it is captured.
 /// </summary>
 internal sealed class GraphCapturingProvider : IExecutionProvider
@@ -80,7 +80,8 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
     private sealed class FakeGpuSession(InferenceSession session, GraphCapturingProvider provider, DeviceStream? stream)
         : StageSession(session, provider.Name, null, stream is null ? null : HostMemory.Instance, stream)
     {
-        private OrtIoBinding? _binding;
+        // One binding per captured graph: batch 1 and each batch bucket.
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<OrtIoBinding, byte> _bindings = new();
 
         public override void Run(RunOptions options, IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs)
         {
@@ -96,7 +97,7 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
         public override void Run(RunOptions options, OrtIoBinding binding)
         {
             Count();
-            if (provider.CapturesGraphs && Interlocked.CompareExchange(ref _binding, binding, null) is { } first && !ReferenceEquals(first, binding))
+            if (provider.CapturesGraphs && _bindings.TryAdd(binding, 0) && _bindings.Count > 1 + StageRunner.CaptureBuckets.Length)
             {
                 Interlocked.Increment(ref provider._root._violations);
             }
@@ -123,6 +124,9 @@ internal sealed class GraphCapturingProvider : IExecutionProvider
         public override void Upload(DeviceBuffer destination, ReadOnlySpan<float> source) => inner.Upload(destination, source);
 
         public override void Copy(DeviceBuffer destination, DeviceBuffer source) => inner.Copy(destination, source);
+
+        public override void Copy(DeviceBuffer destination, int destinationOffset, DeviceBuffer source, int sourceOffset, int count) =>
+            inner.Copy(destination, destinationOffset, source, sourceOffset, count);
 
         public override void Download(Span<float> destination, DeviceBuffer source) => inner.Download(destination, source);
 
