@@ -146,6 +146,52 @@ public sealed class StreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_OutOfRangeBudgets_AreAnsweredWithInvalidArgument_AndTheStreamGoesOn()
+    {
+        using var call = _server.Client.ClassifyStream();
+        var reading = ReadAll(call.ResponseStream);
+        Duration[] bad =
+        [
+            new() { Seconds = 10_000_000_000_000 },
+            new() { Seconds = 1, Nanos = 2_000_000_000 },
+            new() { Seconds = -1 },
+            new() { Seconds = 3601 },
+        ];
+        for (var i = 0; i < 6; i++)
+        {
+            var frame = new Frame { FrameId = $"f{i}", Image = Frames.Raw(i) };
+            if (i < bad.Length)
+            {
+                frame.Budget = bad[i];
+            }
+
+            await call.RequestStream.WriteAsync(new StreamRequest { Frame = frame });
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var finals = (await reading).Where(e => e.Final).ToList();
+        Assert.Equal(6, finals.Count);
+        Assert.All(finals.Take(4), e => Assert.Equal((ExitKind.Error, "InvalidArgument"), (e.Kind, e.ErrorCode)));
+        Assert.Contains("frame.budget", finals[0].Error, StringComparison.Ordinal);
+        Assert.All(finals.Skip(4), e => Assert.NotEqual(ExitKind.Error, e.Kind));
+    }
+
+    [Fact]
+    public async Task Stream_OutOfRangeStreamBudget_FailsTheCallWithInvalidArgument()
+    {
+        using var call = _server.Client.ClassifyStream();
+        await call.RequestStream.WriteAsync(new StreamRequest { Options = new StreamOptions { Budget = new Duration { Seconds = 10_000_000_000_000 } } });
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+
+        using var header = _server.Client.ClassifyStream(new Metadata { { "dfbnet-budget-ms", "1e300" } });
+        await header.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { Image = Frames.Raw(0) } });
+        ex = await Assert.ThrowsAsync<RpcException>(async () => await header.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("dfbnet-budget-ms", ex.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stream_UnknownModelInOptions_FailsTheStreamWithNotFound()
     {
         using var call = _server.Client.ClassifyStream();

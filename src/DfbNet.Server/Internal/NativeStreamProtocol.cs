@@ -29,12 +29,15 @@ internal sealed class NativeStreamProtocol(ResolvedOptions settings) : IFrameStr
         TimeSpan? budget = settings.Budget;
         if (frame.Budget is { } d)
         {
-            if (d.Seconds < 0 || d.Nanos < 0)
+            try
             {
-                return Failed(engine, id, "frame.budget is negative.");
+                budget = ResolvedOptions.ToBudget(d, "frame.budget") ?? settings.Budget;
             }
-
-            budget = ResolvedOptions.ToBudget(d, "frame.budget") ?? settings.Budget;
+            catch (Grpc.Core.RpcException ex)
+            {
+                // A bad frame is answered with an error event; the stream goes on.
+                return Failed(engine, id, ex.Status.Detail);
+            }
         }
 
         return new StreamFrame(engine, settings.Settings.Frame(id, image, receivedTimestamp, budget), null, null);

@@ -53,6 +53,11 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
                 throw Invalid($"Parameter 'timeout' is {us}; it must not be negative.");
             }
 
+            if (us > (long)ResolvedOptions.MaxBudget.TotalMicroseconds)
+            {
+                throw Invalid($"Parameter 'timeout' is {us} us; a budget is at most {ResolvedOptions.MaxBudget.TotalMicroseconds:0} us.");
+            }
+
             budget = TimeSpan.FromMicroseconds(us);
         }
 

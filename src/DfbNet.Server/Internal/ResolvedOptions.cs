@@ -97,11 +97,21 @@ internal sealed record ResolvedOptions(FrameSettings Settings, int TopK, StreamQ
         !string.IsNullOrWhiteSpace(value) && (bool.TryParse(value.Trim(), out var b) ? b : throw Invalid($"{key} '{value}' is not true or false."));
 
     /// <summary>A frame's own budget, or null to keep the stream's.</summary>
+    /// <summary>The longest budget a request may ask for (as <c>DfbNet:DefaultBudgetMs</c> allows).</summary>
+    public static readonly TimeSpan MaxBudget = TimeSpan.FromHours(1);
+
+    /// <exception cref="RpcException">INVALID_ARGUMENT for a negative or malformed duration, or one over an hour.</exception>
     public static TimeSpan? ToBudget(Google.Protobuf.WellKnownTypes.Duration duration, string field)
     {
         if (duration.Seconds < 0 || duration.Nanos < 0)
         {
             throw Invalid($"{field} is negative.");
+        }
+
+        // Checked before converting: a duration past TimeSpan's range would throw, and nanos must be below a second.
+        if (duration.Nanos > 999_999_999 || duration.Seconds > (long)MaxBudget.TotalSeconds || (duration.Seconds == (long)MaxBudget.TotalSeconds && duration.Nanos > 0))
+        {
+            throw Invalid($"{field} is out of range: a budget is at most {MaxBudget.TotalSeconds:0} s, with nanos below 1e9.");
         }
 
         var budget = duration.ToTimeSpan();
@@ -135,6 +145,11 @@ internal sealed record ResolvedOptions(FrameSettings Settings, int TopK, StreamQ
         if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) || ms < 0 || !double.IsFinite(ms))
         {
             throw Invalid($"{BudgetHeader} '{value}' is not a non-negative number of milliseconds.");
+        }
+
+        if (ms > MaxBudget.TotalMilliseconds)
+        {
+            throw Invalid($"{BudgetHeader} '{value}' is out of range: a budget is at most {MaxBudget.TotalMilliseconds:0} ms.");
         }
 
         return ms == 0 ? null : TimeSpan.FromMilliseconds(ms);
