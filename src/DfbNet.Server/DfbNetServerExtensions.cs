@@ -20,7 +20,10 @@ public static class DfbNetServerExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<StreamLimiter>();
-        services.AddGrpc();
+        services.AddSingleton<ServerDrain>();
+        services.AddOptions<HostOptions>()
+            .Configure<IOptions<DfbNetServerOptions>>((host, dfbnet) => host.ShutdownTimeout = TimeSpan.FromSeconds(dfbnet.Value.DrainSeconds));
+        services.AddGrpc(grpc => grpc.Interceptors.Add<DrainInterceptor>());
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<DfbNetServerOptions>>((grpc, dfbnet) =>
             {

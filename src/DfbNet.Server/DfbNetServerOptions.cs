@@ -132,6 +132,11 @@ public sealed class DfbNetServerOptions
     /// </summary>
     public string? MetricsUrl { get; set; }
 
+    /// <summary>Seconds the server waits on shutdown (SIGTERM) for open streams to answer the frames they accepted; keep it
+    /// below the orchestrator's grace period (Kubernetes' <c>terminationGracePeriodSeconds</c>).</summary>
+    [Range(1, 3600)]
+    public int DrainSeconds { get; set; } = 25;
+
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;

@@ -42,16 +42,19 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly LinkedList<StreamFrame> _pending = new();
     private readonly Lock _gate = new();
     private readonly AdmissionClient _client = new();
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _allAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _streamId = Guid.NewGuid().ToString("N")[..12];
+    private readonly ServerDrain _drain;
     private CancellationToken _token;
+    private bool _stoppedByDrain;
     private int _inScheduler;
     private int _outstanding;
     private bool _readerDone;
     private long _frames;
 
-    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, DfbNetServerOptions options, int maxExits, TimeProvider clock, ILogger logger)
+    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, DfbNetServerOptions options, int maxExits, ServerDrain drain, TimeProvider clock, ILogger logger)
     {
+        _drain = drain;
         _requests = requests;
         _responses = responses;
         _protocol = protocol;
@@ -67,6 +70,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         // thread that hands an event over never waits for this stream's client.
         _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions(slots * (maxExits + 1)) { SingleReader = true });
     }
+
+    /// <summary>Trailer of a stream ended by the drain: how many frames it read (each answered).</summary>
+    public const string FramesAcceptedTrailer = "dfbnet-frames-accepted";
 
     public string StreamId => _streamId;
 
@@ -104,6 +110,15 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             }
 
             await reader;
+            if (_stoppedByDrain)
+            {
+                // Every frame read was answered; the rest are the client's to send elsewhere.
+                var accepted = Interlocked.Read(ref _frames);
+                ServerLog.StreamDrained(_logger, _streamId, accepted);
+                var trailers = new Metadata { { FramesAcceptedTrailer, accepted.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+                throw new RpcException(ServerDrain.ShuttingDown($"this stream stopped taking frames after {accepted}, all of them answered; reconnect to send more."), trailers);
+            }
+
             ServerLog.StreamClosed(_logger, _streamId, Interlocked.Read(ref _frames));
         }
         catch (Exception) when (callToken.IsCancellationRequested)
@@ -131,10 +146,22 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 await ReadFrameAsync(first, firstReceived, token);
             }
 
-            while (await _requests.MoveNext(token))
+            // The drain stops the reading (not the frames read): they are answered, then the call ends UNAVAILABLE.
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(token, _drain.Draining);
+            try
             {
-                await ReadFrameAsync(_requests.Current, _clock.GetTimestamp(), token);
+                while (!_drain.IsDraining && await _requests.MoveNext(reading.Token))
+                {
+                    // A frame read is accepted whatever the drain: its slot wait is the call's alone.
+                    await ReadFrameAsync(_requests.Current, _clock.GetTimestamp(), token);
+                }
             }
+            catch (OperationCanceledException) when (_drain.IsDraining && !token.IsCancellationRequested)
+            {
+                // A slot wait or a read cut short by the drain: nothing was accepted by it.
+            }
+
+            _stoppedByDrain = _drain.IsDraining;
 
             lock (_gate)
             {
@@ -142,7 +169,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             }
 
             CompleteIfDrained();
-            await _drained.Task.WaitAsync(token);
+            await _allAnswered.Task.WaitAsync(token);
             _events.Writer.TryComplete();
         }
         catch (Exception ex)
@@ -287,7 +314,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 
         if (done)
         {
-            _drained.TrySetResult();
+            _allAnswered.TrySetResult();
         }
     }
 

@@ -19,6 +19,12 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Debug, Message = "Stream {StreamId} frame {FrameId} failed: {Error}")]
     public static partial void FrameFailed(ILogger logger, string streamId, string frameId, string error);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Shutting down: health is NOT_SERVING, new calls are refused, open streams answer the frames they accepted and end")]
+    public static partial void DrainStarted(ILogger logger);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Stream {StreamId} drained for shutdown: {Frames} frames accepted, all answered")]
+    public static partial void StreamDrained(ILogger logger, string streamId, long frames);
 }
 
 /// <summary>Source-generated log messages of the Open Inference Protocol service.</summary>

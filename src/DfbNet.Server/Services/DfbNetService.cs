@@ -13,12 +13,14 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
 {
     private readonly ModelRegistry _models;
     private readonly StreamLimiter _streams;
+    private readonly ServerDrain _drain;
     private readonly DfbNetServerOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<DfbNetService> _logger;
 
-    public DfbNetService(ModelRegistry models, StreamLimiter streams, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<DfbNetService> logger)
+    public DfbNetService(ModelRegistry models, StreamLimiter streams, ServerDrain drain, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<DfbNetService> logger)
     {
+        _drain = drain;
         _models = models;
         _streams = streams;
         _options = options.Value;
@@ -60,7 +62,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
         var received = _clock.GetTimestamp();
         var first = requestStream.Current;
         var settings = ResolvedOptions.Resolve(first.Options, context.RequestHeaders, _models, _options);
-        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, _options, settings.Engine.ExitCount, _clock, _logger);
+        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, _options, settings.Engine.ExitCount, _drain, _clock, _logger);
         await session.RunAsync(first, received);
     }
 

@@ -19,12 +19,14 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
 
     private readonly ModelRegistry _models;
     private readonly StreamLimiter _streams;
+    private readonly ServerDrain _drain;
     private readonly DfbNetServerOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<OpenInferenceService> _logger;
 
-    public OpenInferenceService(ModelRegistry models, StreamLimiter streams, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger)
+    public OpenInferenceService(ModelRegistry models, StreamLimiter streams, ServerDrain drain, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger)
     {
+        _drain = drain;
         _models = models;
         _streams = streams;
         _options = options.Value;
@@ -179,7 +181,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         using var lease = _streams.Enter();
         var protocol = new OipStreamProtocol(_models, _options, ResolvedOptions.QueuePolicyFrom(context.RequestHeaders), _logger);
         var maxExits = _models.Names.Max(name => _models.GetOrThrow(name).ExitCount);
-        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, _options, maxExits, _clock, _logger);
+        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, _options, maxExits, _drain, _clock, _logger);
         await session.RunAsync();
     }
 
