@@ -270,6 +270,9 @@ public sealed class OpenInferenceTests : IAsyncLifetime
         { "bad preset", StatusCode.InvalidArgument, "preset" },
         { "negative timeout", StatusCode.InvalidArgument, "timeout" },
         { "corrupt image", StatusCode.InvalidArgument, "JPEG or PNG" },
+        { "nan tensor", StatusCode.InvalidArgument, "finite" },
+        { "infinite tensor", StatusCode.InvalidArgument, "element 5 is -" },
+        { "timeout over an hour", StatusCode.InvalidArgument, "timeout" },
     };
 
     [Theory]
@@ -294,6 +297,9 @@ public sealed class OpenInferenceTests : IAsyncLifetime
             "bad preset" => WithParameter(Request(RawBytesImage(0)), "preset", new Inference.InferParameter { StringParam = "nope" }),
             "negative timeout" => WithParameter(Request(RawBytesImage(0)), "timeout", new Inference.InferParameter { Int64Param = -5 }),
             "corrupt image" => Request(RawBytesInput(new byte[64])),
+            "nan tensor" => Request(new InputTensor { Name = "TENSOR", Datatype = "FP32", Shape = { 1, 3, 32, 32 }, Contents = new() { Fp32Contents = { Enumerable.Repeat(float.NaN, 3072) } } }),
+            "infinite tensor" => Request(new InputTensor { Name = "TENSOR", Datatype = "FP32", Shape = { 1, 3, 32, 32 }, Contents = new() { Fp32Contents = { Enumerable.Range(0, 3072).Select(i => i == 5 ? float.NegativeInfinity : 0.1f) } } }),
+            "timeout over an hour" => WithParameter(Request(RawBytesImage(0)), "timeout", new Inference.InferParameter { Int64Param = long.MaxValue }),
             _ => throw new ArgumentOutOfRangeException(nameof(what)),
         };
 

@@ -177,6 +177,42 @@ public sealed class StreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_MessageOverTheSizeLimit_EndsWithResourceExhausted_AfterEveryEarlierFrameIsAnswered()
+    {
+        await using var server = await TestServer.StartAsync("--DfbNet:MaxMessageBytes=65536", "--DfbNet:MaxFramesInFlightPerStream=4");
+        using var call = server.Client.ClassifyStream(new Metadata { { "dfbnet-mode", "full" } });
+        for (var i = 0; i < 20; i++)
+        {
+            await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"f{i}", Image = Frames.Raw(i) } });
+        }
+
+        var huge = new Image { Encoded = Google.Protobuf.ByteString.CopyFrom(new byte[100_000]) };
+        try
+        {
+            await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "huge", Image = huge } });
+        }
+        catch (RpcException)
+        {
+            // The server may end the call before the whole message is written: the status comes with the responses.
+        }
+
+        var finals = new List<string>();
+        var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+        {
+            await foreach (var e in call.ResponseStream.ReadAllAsync())
+            {
+                if (e.Final)
+                {
+                    finals.Add(e.FrameId);
+                }
+            }
+        });
+
+        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"f{i}"), finals.Order(StringComparer.Ordinal).OrderBy(f => int.Parse(f[1..], System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
     public async Task Stream_OutOfRangeStreamBudget_FailsTheCallWithInvalidArgument()
     {
         using var call = _server.Client.ClassifyStream();

@@ -79,7 +79,17 @@ public sealed class ImagePreprocessor
         }
 
         // Little-endian float32 is the host's layout on every platform .NET serves here (x64, arm64).
-        MemoryMarshal.Cast<byte, float>(source.Data.Span).CopyTo(destination);
+        var values = MemoryMarshal.Cast<byte, float>(source.Data.Span);
+        for (var i = 0; i < values.Length; i++)
+        {
+            // One NaN or infinity would make every probability NaN: refused, with where it is.
+            if (!float.IsFinite(values[i]))
+            {
+                throw new InvalidImageException($"The input tensor's element {i} is {values[i]}; every element must be a finite number.");
+            }
+        }
+
+        values.CopyTo(destination);
     }
 
     private void ProcessRaw(ImageSource source, Span<float> destination)

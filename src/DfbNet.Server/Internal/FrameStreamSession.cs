@@ -47,6 +47,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly ServerDrain _drain;
     private CancellationToken _token;
     private bool _stoppedByDrain;
+    private RpcException? _readFailure;
     private int _inScheduler;
     private int _outstanding;
     private bool _readerDone;
@@ -110,6 +111,12 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             }
 
             await reader;
+            if (_readFailure is { } failure)
+            {
+                ServerLog.StreamReadFailed(_logger, _streamId, failure.StatusCode.ToString(), Interlocked.Read(ref _frames));
+                throw new RpcException(failure.Status, failure.Trailers);
+            }
+
             if (_stoppedByDrain)
             {
                 // Every frame read was answered; the rest are the client's to send elsewhere.
@@ -158,7 +165,13 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             }
             catch (OperationCanceledException) when (_drain.IsDraining && !token.IsCancellationRequested)
             {
-                // A slot wait or a read cut short by the drain: nothing was accepted by it.
+                // A read cut short by the drain: nothing was accepted by it.
+            }
+            catch (RpcException ex) when (!token.IsCancellationRequested)
+            {
+                // The transport refused a message (one over DfbNet:MaxMessageBytes is RESOURCE_EXHAUSTED): the frames
+                // before it are answered first, then the call ends with that status.
+                _readFailure = ex;
             }
 
             _stoppedByDrain = _drain.IsDraining;

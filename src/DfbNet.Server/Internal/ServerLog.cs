@@ -23,6 +23,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Shutting down: health is NOT_SERVING, new calls are refused, open streams answer the frames they accepted and end")]
     public static partial void DrainStarted(ILogger logger);
 
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Stream {StreamId} ended with {Status} reading a message, after its {Frames} frames were answered")]
+    public static partial void StreamReadFailed(ILogger logger, string streamId, string status, long frames);
+
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Stream {StreamId} drained for shutdown: {Frames} frames accepted, all answered")]
     public static partial void StreamDrained(ILogger logger, string streamId, long frames);
 }
