@@ -5,8 +5,11 @@ namespace DfbNet.Runtime;
 /// <summary>Source-generated log messages of the runtime.</summary>
 internal static partial class RuntimeLog
 {
-    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Execution provider {Provider} skipped for {ModelPath}: {Reason}")]
-    public static partial void ProviderSkipped(ILogger logger, string provider, string modelPath, string reason);
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Execution provider {Provider} skipped (said once per process; details at Debug): {Reason}")]
+    public static partial void ProviderSkipped(ILogger logger, string provider, string reason);
+
+    [LoggerMessage(EventId = 113, Level = LogLevel.Debug, Message = "Execution provider {Provider} skipped for {ModelPath}: {Reason}")]
+    public static partial void ProviderSkippedDetail(ILogger logger, string provider, string modelPath, string reason);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Model {Model} loaded: {Stages} stages on {Provider}, warm-up estimates {Estimates}")]
     public static partial void ModelLoaded(ILogger logger, string model, int stages, string provider, string estimates);

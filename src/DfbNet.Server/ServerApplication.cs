@@ -10,7 +10,9 @@ public static class ServerApplication
     /// <param name="configure">Extra configuration before the app is built (tests add in-memory settings).</param>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // The content root is the application's folder, not the working directory: started from anywhere, the server reads
+        // its own appsettings.json (the model root is still looked up from the working directory upwards too).
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
         // The scrape endpoint, when configured, is one more listener; it is the only one that speaks HTTP/1.1.
         var metrics = MetricsListener.FromConfiguration(builder.Configuration);

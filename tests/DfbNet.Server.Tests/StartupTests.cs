@@ -52,6 +52,32 @@ public sealed class StartupTests : IDisposable
         Assert.Contains("MaxFramesInFlightPerStream", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--DfbNet:DefaultModel=missing", "'missing'")]
+    [InlineData("--DfbNet:MaxBatchSize=0", "MaxBatchSize")]
+    [InlineData("--DfbNet:QualityLadder=2=fast", "DfbNet:QualityLadder")]
+    public async Task ServerProcess_BadConfiguration_PrintsOneLineAndExitsWithTwo(string setting, string named)
+    {
+        // The real executable, started from another directory: one line on stderr, no stack trace, exit code 2.
+        var server = Path.Combine(AppContext.BaseDirectory, "dfbnet-server.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { WorkingDirectory = Path.GetTempPath(), RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { server, "--urls", "http://127.0.0.1:0", $"--DfbNet:ModelRoot={_root}", "--DfbNet:DefaultModel=tiny", "--DfbNet:ExecutionProviders=cpu", "--Logging:LogLevel:Default=None", setting })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        var lines = (await stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        _ = await stdout;
+        Assert.Equal(2, process.ExitCode);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("dfbnet-server: ", line, StringComparison.Ordinal);
+        Assert.Contains(named, line, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UnknownExecutionProvider_StopsStartupNamingTheSetting()
     {

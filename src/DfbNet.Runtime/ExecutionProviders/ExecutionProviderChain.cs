@@ -8,6 +8,9 @@ public sealed class ExecutionProviderChain
 {
     private readonly IReadOnlyList<IExecutionProvider> _providers;
 
+    // Providers already reported as skipped: a machine without a GPU says so once, not per stage of every model.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _reportedSkips = new(StringComparer.Ordinal);
+
     internal ExecutionProviderChain(IReadOnlyList<IExecutionProvider> providers)
     {
         ArgumentNullException.ThrowIfNull(providers);
@@ -73,17 +76,29 @@ public sealed class ExecutionProviderChain
                     return session;
                 }
 
-                RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, reason ?? "unavailable");
+                Skipped(logger, provider.Name, modelPath, reason ?? "unavailable");
                 reasons.Add($"{provider.Name}: {reason}");
             }
             catch (OnnxRuntimeException ex) when (provider is not CpuExecutionProvider)
             {
-                RuntimeLog.ProviderSkipped(logger, provider.Name, modelPath, ex.Message);
+                Skipped(logger, provider.Name, modelPath, ex.Message);
                 reasons.Add($"{provider.Name}: {ex.Message}");
             }
         }
 
         throw new InvalidOperationException($"No execution provider could load {modelPath}: {string.Join("; ", reasons)}");
+    }
+
+    /// <summary>One warning line per provider for the chain (the server has one for all its models), with the first
+    /// line of its reason; every skip with the full reason at Debug.</summary>
+    private void Skipped(ILogger logger, string provider, string modelPath, string reason)
+    {
+        RuntimeLog.ProviderSkippedDetail(logger, provider, modelPath, reason);
+        if (_reportedSkips.TryAdd(provider, 0))
+        {
+            var line = reason.Split('\n', 2)[0].Trim();
+            RuntimeLog.ProviderSkipped(logger, provider, line.Length > 200 ? line[..200] + "..." : line);
+        }
     }
 }
 
