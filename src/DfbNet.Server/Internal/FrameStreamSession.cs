@@ -300,13 +300,19 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 
     private void OnSchedulerDone()
     {
+        bool waiting;
         lock (_gate)
         {
             _inScheduler--;
+            waiting = _pending.Count > 0;
         }
 
-        // Not on the executor thread that ended the frame: starting the next one decodes its image.
-        ThreadPool.UnsafeQueueUserWorkItem(static session => session.Pump(), this, preferLocal: false);
+        // Not on the executor thread that ended the frame: starting the next one decodes its image. Nothing waiting (the
+        // usual case at camera rates): no hop at all.
+        if (waiting)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static session => session.Pump(), this, preferLocal: false);
+        }
     }
 
     /// <summary>A frame's final event is on the wire (or the frame was abandoned): its slot is free.</summary>
