@@ -40,9 +40,7 @@ public sealed class ModelAdmission
         if (Interlocked.Increment(ref _admitted) > Bound)
         {
             Interlocked.Decrement(ref _admitted);
-            var active = Math.Max(1, ActiveClients);
-            var share = (Bound + active - 1) / active;
-            refusal = client is not null && client.Held >= share ? FrameErrorCode.ResourceExhausted : FrameErrorCode.Unavailable;
+            refusal = RefusalFor(client);
             Interlocked.Increment(ref refusal == FrameErrorCode.Unavailable ? ref _refusedUnavailable : ref _refusedExhausted);
             return false;
         }
@@ -56,6 +54,21 @@ public sealed class ModelAdmission
         return true;
     }
 
+    /// <summary>When the model is saturated now, counts and returns the refusal a frame of <paramref name="client"/> would
+    /// get, without taking a slot (a stream whose own queue is full learns of the overload at once instead of waiting).</summary>
+    public bool TryRefuse(AdmissionClient? client, out FrameErrorCode refusal)
+    {
+        if (Admitted < Bound)
+        {
+            refusal = FrameErrorCode.None;
+            return false;
+        }
+
+        refusal = RefusalFor(client);
+        Interlocked.Increment(ref refusal == FrameErrorCode.Unavailable ? ref _refusedUnavailable : ref _refusedExhausted);
+        return true;
+    }
+
     /// <summary>Gives back the slot of a frame that has ended (or was never submitted).</summary>
     public void Release(AdmissionClient? client)
     {
@@ -65,6 +78,13 @@ public sealed class ModelAdmission
         }
 
         Interlocked.Decrement(ref _admitted);
+    }
+
+    private FrameErrorCode RefusalFor(AdmissionClient? client)
+    {
+        var active = Math.Max(1, ActiveClients);
+        var share = (Bound + active - 1) / active;
+        return client is not null && client.Held >= share ? FrameErrorCode.ResourceExhausted : FrameErrorCode.Unavailable;
     }
 
     /// <summary>The message of a refusal, naming the setting that bounds it.</summary>

@@ -38,6 +38,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly StreamQueuePolicy _policy;
     private readonly int _maxInFlight;
     private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _refusals;
     private readonly Channel<(StreamFrame Frame, ExitEvent Event)> _events;
     private readonly LinkedList<StreamFrame> _pending = new();
     private readonly Lock _gate = new();
@@ -66,11 +67,15 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         _maxInFlight = options.MaxFramesInFlightPerStream;
         var slots = options.StreamQueueCapacity + options.MaxFramesInFlightPerStream;
         _slots = new SemaphoreSlim(slots, slots);
+        _refusals = new SemaphoreSlim(RefusalReserve, RefusalReserve);
 
         // Every frame holding a slot has at most maxExits + 1 events unwritten: the channel never fills, so an executor
         // thread that hands an event over never waits for this stream's client.
-        _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions(slots * (maxExits + 1)) { SingleReader = true });
+        _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions((slots * (maxExits + 1)) + RefusalReserve) { SingleReader = true });
     }
+
+    /// <summary>Refusals of a stream whose queue is full that may be unwritten at once (each holds no slot).</summary>
+    private const int RefusalReserve = 64;
 
     /// <summary>Trailer of a stream ended by the drain: how many frames it read (each answered).</summary>
     public const string FramesAcceptedTrailer = "dfbnet-frames-accepted";
@@ -106,7 +111,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 await _responses.WriteAsync(_protocol.ToResponse(frame, e), _token);
                 if (e.IsFinal)
                 {
-                    EndFrame();
+                    EndFrame(frame);
                 }
             }
 
@@ -200,19 +205,33 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             return;
         }
 
-        await TakeSlotAsync(token);
-        Interlocked.Increment(ref _outstanding);
         var number = Interlocked.Increment(ref _frames) - 1;
-        Accept(_protocol.Parse(message, received, number));
+        var frame = _protocol.Parse(message, received, number);
+        Interlocked.Increment(ref _outstanding);
+        if (!_slots.Wait(0, CancellationToken.None))
+        {
+            // The stream's queue is full. A saturated model refuses the frame now, on a reserve of its own, rather than
+            // after the wait for a slot: a refusal arrives at once, and the stream's queue does not fill the model's bound.
+            // (Under the latest policy the new frame replaces a waiting one instead.)
+            if (_policy == StreamQueuePolicy.Queue && frame.Failure is null && _refusals.Wait(0, CancellationToken.None))
+            {
+                if (frame.Engine!.Admission.TryRefuse(_client, out var refusal))
+                {
+                    _events.Writer.TryWrite((frame with { HoldsSlot = false }, frame.Engine.Refused(frame.Request!, refusal)));
+                    return;
+                }
+
+                _refusals.Release();
+            }
+
+            await TakeSlotAsync(token);
+        }
+
+        Accept(frame);
     }
 
     private async Task TakeSlotAsync(CancellationToken token)
     {
-        if (_slots.Wait(0, CancellationToken.None))
-        {
-            return;
-        }
-
         if (_policy == StreamQueuePolicy.Latest)
         {
             StreamFrame? oldest = null;
@@ -316,9 +335,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     }
 
     /// <summary>A frame's final event is on the wire (or the frame was abandoned): its slot is free.</summary>
-    private void EndFrame()
+    private void EndFrame(StreamFrame frame)
     {
-        _slots.Release();
+        (frame.HoldsSlot ? _slots : _refusals).Release();
         Interlocked.Decrement(ref _outstanding);
         CompleteIfDrained();
     }
@@ -373,14 +392,18 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         public void OnCancelled()
         {
             session.OnSchedulerDone();
-            session.EndFrame();
+            session.EndFrame(frame);
         }
     }
 }
 
 /// <summary>A frame of a stream after its protocol adapter parsed it: a request for an engine, or a failure to answer
 /// with (a bad message). <see cref="State"/> is the adapter's own (for example the outputs an OIP request asked for).</summary>
-internal sealed record StreamFrame(EarlyExitEngine? Engine, FrameRequest? Request, ExitEvent? Failure, object? State);
+internal sealed record StreamFrame(EarlyExitEngine? Engine, FrameRequest? Request, ExitEvent? Failure, object? State)
+{
+    /// <summary>False for a frame refused on the stream's reserve for refusals, which holds none of its slots.</summary>
+    public bool HoldsSlot { get; init; } = true;
+}
 
 /// <summary>What a protocol contributes to a <see cref="FrameStreamSession{TRequest, TResponse}"/>: parsing and mapping.</summary>
 internal interface IFrameStreamProtocol<TRequest, TResponse>
