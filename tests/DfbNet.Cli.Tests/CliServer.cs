@@ -18,6 +18,9 @@ public sealed class CliServer : IAsyncLifetime
 
     public string Address { get; private set; } = null!;
 
+    /// <summary>The folder of the server's model "tiny", for runs that load it themselves.</summary>
+    public string TinyModel => Path.Combine(_root, "models", "tiny");
+
     /// <summary>img0.png .. img5.png: CIFAR test images 0..5.</summary>
     public string Images => Path.Combine(_root, "photos");
 
@@ -27,7 +30,7 @@ public sealed class CliServer : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        SyntheticModelFolder.Write(Path.Combine(_root, "models", "tiny"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
+        SyntheticModelFolder.Write(TinyModel, new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
         Directory.CreateDirectory(Images);
         for (var i = 0; i < ImageCount; i++)
         {

@@ -74,6 +74,65 @@ public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer
     }
 
     [Fact]
+    public async Task Load_InProcess_RunsTheFramesThroughAnEngineInThisProcessAndTheCountsAddUp()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"dfbnet-load-in-process-{Guid.NewGuid():N}.json");
+        try
+        {
+            // No server: the model folder of the test server's "tiny", loaded by the dfbnet process itself.
+            var (code, stdout, stderr) = await CliProcess.RunAsync(
+                "load", "--in-process", server.TinyModel, "--streams", "2", "--fps", "50", "--duration", "1", "--warmup", "0.5", "--budget-ms", "0,20", "--json", json);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("in-process, 2 streams x 50 fps = 100 frames/s offered", stdout, StringComparison.Ordinal);
+            Assert.Contains("counts add up: sent 100 = answered + expired + refused + dropped + errors", stdout, StringComparison.Ordinal);
+
+            using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var r = document.RootElement;
+            var settings = r.GetProperty("settings");
+            Assert.Equal("in-process", settings.GetProperty("protocol").GetString());
+            Assert.Equal("tiny", settings.GetProperty("model").GetString());
+            Assert.Equal("in-process " + server.TinyModel, settings.GetProperty("server").GetString());
+            Assert.Equal("first-exit", settings.GetProperty("mode").GetString());
+
+            // Fixed arrivals: frames (k + i/2) / 50 s of stream i inside [0.5 s, 1.5 s) are 50 per stream.
+            var counts = r.GetProperty("counts");
+            int Count(string name) => counts.GetProperty(name).GetInt32();
+            Assert.Equal(100, Count("scheduled"));
+            Assert.Equal(100, Count("sent"));
+            Assert.Equal(Count("sent"), Count("answered") + Count("expired") + Count("refused") + Count("dropped") + Count("errors"));
+            Assert.Equal(0, Count("noFinalEvent") + Count("duplicateFinalEvents") + Count("unknownEvents"));
+            Assert.True(r.GetProperty("countsAddUp").GetBoolean());
+
+            // Two streams at 50 fps each are far below what the engine carries: every frame is answered.
+            var answered = Count("answered");
+            Assert.Equal(100, answered);
+            Assert.Equal(answered, r.GetProperty("finalExits").EnumerateObject().Sum(p => p.Value.GetInt32()));
+            Assert.Equal(answered, r.GetProperty("serverTimeMs").GetProperty("count").GetInt32());
+            var serverP50 = r.GetProperty("serverTimeMs").GetProperty("p50").GetDouble();
+            Assert.True(serverP50 > 0);
+
+            // The engine's time is inside the client's: the final event comes after the frame was due and was handed over.
+            Assert.True(r.GetProperty("finalEventMs").GetProperty("p50").GetDouble() >= serverP50);
+
+            // Batches come from the engine's own statistics, read at the window's edges.
+            var batches = r.GetProperty("serverBatches");
+            Assert.True(batches.GetProperty("runs").GetInt64() > 0, batches.ToString());
+            Assert.InRange(batches.GetProperty("meanBatch").GetDouble(), 1, 8);
+
+            // Budgets cycle 0, 20: frames 25..74 of each stream are measured, 25 of them odd. Within the budget plus the
+            // client's slack counts at least the frames within the budget.
+            var budget = Assert.Single(r.GetProperty("budgets").EnumerateArray());
+            Assert.Equal(50, budget.GetProperty("frames").GetInt32());
+            Assert.InRange(budget.GetProperty("hitsClientSlack").GetInt32(), budget.GetProperty("hitsClient").GetInt32(), 50);
+            Assert.False(r.TryGetProperty("serverCpu", out var cpu) && cpu.ValueKind != JsonValueKind.Null);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Fact]
     public async Task Load_Sweep_PrintsARowPerRateAndTheCapacity()
     {
         var json = Path.Combine(Path.GetTempPath(), $"dfbnet-sweep-{Guid.NewGuid():N}.json");
@@ -113,6 +172,7 @@ public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer
     [InlineData("--fps 10 --budget-ms 5,x", "--budget-ms '5,x': 'x' is not a non-negative number")]
     [InlineData("--fps 10 --protocol grpc", "--protocol 'grpc' is not one of native, oip.")]
     [InlineData("--duration 10", "--fps (per stream) or --rate (total frames/s) is required")]
+    [InlineData("--fps 10 --in-process /nonexistent", "--in-process '/nonexistent' is not a model folder (it holds no manifest.json).")]
     public async Task Load_BadArguments_OneLineNamingTheOptionAndExitCode2(string arguments, string message)
     {
         var (code, stdout, stderr) = await CliProcess.RunAsync(["load", "--server", server.Address, .. arguments.Split(' ')]);

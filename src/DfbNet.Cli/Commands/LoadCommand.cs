@@ -1,7 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using DfbNet.Cli.Load;
+using DfbNet.Client;
+using DfbNet.Core.Manifest;
 using DfbNet.Protocol.V1;
+using DfbNet.Runtime;
+using DfbNet.Runtime.Scheduling;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -12,7 +16,8 @@ namespace DfbNet.Cli.Commands;
 /// arrivals) whatever the server answers, for a fixed duration after a warm-up; the report gives rates, latency
 /// percentiles from each frame's scheduled send time, exits, budget hits, refusals, drops, errors, accuracy and CPU,
 /// and checks that every frame sent ended with exactly one final event. <c>--sweep</c> repeats the run over a ladder of
-/// rates and reports the capacity.
+/// rates and reports the capacity. <c>--in-process MODEL_FOLDER</c> sends the frames to an engine in this process instead
+/// of a server (<see cref="InProcessLoadProtocol"/>), so that the two runs compare what serving costs.
 /// </summary>
 /// <remarks>Exit codes: 0 the run completed and its counts add up; 1 the server failed or could not be reached, or a
 /// frame had no final event or two; 2 bad arguments; 130 interrupted.</remarks>
@@ -39,6 +44,7 @@ internal static class LoadCommand
             Text("--sweep", "START:STOP:STEPS: run each of STEPS total rates from START to STOP frames/s (geometric steps) for --duration, and report the capacity."),
             Text("--p99-bound-ms", "The final-event p99 a rate must stay under to count towards the sweep's capacity."),
             Text("--server-pid", "The server's process id (same machine): its CPU over the measured window, from /proc/PID/stat."),
+            Text("--in-process", "A model folder (for example models/default) to run in this process instead of a server: the same frames, pacing and report, through the engine alone, so that a run against a server with the same flags shows what serving adds."),
             Text("--json", "Also write the full result (or, with --sweep, every step and the capacity) as JSON to this file."),
         ];
         var alwaysAnswer = new Option<bool>("--always-answer") { Description = "With a budget: ask the server to run exit 1 even when the budget cannot be met (a late answer rather than none)." };
@@ -75,90 +81,9 @@ internal static class LoadCommand
                 return 2;
             }
 
-            using var channel = GrpcChannel.ForAddress(client.Address, new GrpcChannelOptions
-            {
-                HttpHandler = new SocketsHttpHandler
-                {
-                    // Many streams on one connection would share its flow-control window; let the handler open more.
-                    EnableMultipleHttp2Connections = true,
-                    ConnectTimeout = TimeSpan.FromSeconds(10),
-                },
-                DisposeHttpClient = true,
-                MaxReceiveMessageSize = 64 * 1024 * 1024,
-            });
-            var headers = new Metadata();
-            if (client.ApiKey is { } key)
-            {
-                headers.Add("authorization", "Bearer " + key);
-            }
-
-            ModelInfo info;
-            try
-            {
-                // One unary call first: an unreachable server or an unknown model is one clear line, not N failed streams.
-                var native = new Protocol.V1.DfbNet.DfbNetClient(channel);
-                info = await native.GetModelInfoAsync(new GetModelInfoRequest { Model = client.Model ?? "" }, new CallOptions(headers, DateTime.UtcNow.AddSeconds(15), cancellationToken));
-            }
-            catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
-                return 1;
-            }
-
-            var settings = new LoadCallSettings(info.Name, client.Mode, client.Preset, load.QueuePolicy, load.AlwaysAnswer, headers);
-            ILoadProtocol protocol = load.Protocol == LoadProtocol.Oip
-                ? new OipLoadProtocol(channel, settings, frames)
-                : new NativeLoadProtocol(channel, settings, frames);
-            var mode = client.Mode switch
-            {
-                InferenceMode.FirstExit => "first-exit",
-                InferenceMode.Refine => "refine",
-                InferenceMode.Full => "full",
-                _ => "server default",
-            };
-            var runner = new LoadRunner(protocol, frames, load, client.Address.ToString(), info.Name, mode, Console.Error, new ServerStatistics(channel, info.Name));
-            try
-            {
-                if (load.Sweep is { } sweep)
-                {
-                    var steps = new List<LoadResult>();
-                    foreach (var rate in sweep.Rates)
-                    {
-                        await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"dfbnet load: {rate:0.0} frames/s offered"));
-                        steps.Add(await runner.RunAsync(rate, cancellationToken));
-                    }
-
-                    var result = new SweepResult(load.P99BoundMs, RateSweep.Scale, RateSweep.Capacity(steps, load.P99BoundMs), steps);
-                    Console.Write(LoadReport.SweepTable(result));
-                    if (load.JsonPath is { } path)
-                    {
-                        await LoadReport.WriteJsonAsync(path, result, cancellationToken);
-                    }
-
-                    return steps.All(s => s.CountsAddUp) ? 0 : 1;
-                }
-
-                var single = await runner.RunAsync(load.TotalRate!.Value, cancellationToken);
-                Console.Write(LoadReport.Table(single));
-                if (load.JsonPath is { } file)
-                {
-                    await LoadReport.WriteJsonAsync(file, single, cancellationToken);
-                }
-
-                return single.CountsAddUp ? 0 : 1;
-            }
-            catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Opening a stream failed (the server went away after answering GetModelInfo); failures of open
-                // streams are counted in the report instead.
-                await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
-                return 1;
-            }
-            catch (IOException ex)
-            {
-                await Console.Error.WriteLineAsync($"dfbnet load: --json '{load.JsonPath}': {ex.Message}");
-                return 1;
-            }
+            return load.InProcessModel is { } folder
+                ? await RunInProcessAsync(folder, client, load, frames, cancellationToken)
+                : await RunAgainstServerAsync(client, load, frames, cancellationToken);
         });
         return command;
 
@@ -167,5 +92,146 @@ internal static class LoadCommand
             Description = description,
             DefaultValueFactory = LoadOptions.Defaults.TryGetValue(name, out var value) ? _ => value : null,
         };
+    }
+
+    private static async Task<int> RunAgainstServerAsync(DfbNetClientOptions client, LoadOptions load, FrameSet frames, CancellationToken cancellationToken)
+    {
+        using var channel = GrpcChannel.ForAddress(client.Address, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                // Many streams on one connection would share its flow-control window; let the handler open more.
+                EnableMultipleHttp2Connections = true,
+                ConnectTimeout = TimeSpan.FromSeconds(10),
+            },
+            DisposeHttpClient = true,
+            MaxReceiveMessageSize = 64 * 1024 * 1024,
+        });
+        var headers = new Metadata();
+        if (client.ApiKey is { } key)
+        {
+            headers.Add("authorization", "Bearer " + key);
+        }
+
+        ModelInfo info;
+        try
+        {
+            // One unary call first: an unreachable server or an unknown model is one clear line, not N failed streams.
+            var native = new Protocol.V1.DfbNet.DfbNetClient(channel);
+            info = await native.GetModelInfoAsync(new GetModelInfoRequest { Model = client.Model ?? "" }, new CallOptions(headers, DateTime.UtcNow.AddSeconds(15), cancellationToken));
+        }
+        catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
+            return 1;
+        }
+
+        var settings = new LoadCallSettings(info.Name, client.Mode, client.Preset, load.QueuePolicy, load.AlwaysAnswer, headers);
+        ILoadProtocol protocol = load.Protocol == LoadProtocol.Oip
+            ? new OipLoadProtocol(channel, settings, frames)
+            : new NativeLoadProtocol(channel, settings, frames);
+        var mode = client.Mode switch
+        {
+            InferenceMode.FirstExit => "first-exit",
+            InferenceMode.Refine => "refine",
+            InferenceMode.Full => "full",
+            _ => "server default",
+        };
+        var runner = new LoadRunner(protocol, frames, load, client.Address.ToString(), info.Name, mode, Console.Error, new ServerStatistics(channel, info.Name));
+        try
+        {
+            return await RunAsync(runner, load, cancellationToken);
+        }
+        catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Opening a stream failed (the server went away after answering GetModelInfo); failures of open
+            // streams are counted in the report instead.
+            await Console.Error.WriteLineAsync($"dfbnet load: {ServerCallOptions.Describe(ex, client.Address)}");
+            return 1;
+        }
+    }
+
+    /// <summary><c>--in-process</c>: the frames go through an engine in this process, loaded with the server's default
+    /// engine settings (one intra-op thread per session, no spinning, the default scheduler) and warmed up as the server
+    /// warms its models, so that only the serving differs.</summary>
+    private static async Task<int> RunInProcessAsync(string folder, DfbNetClientOptions client, LoadOptions load, FrameSet frames, CancellationToken cancellationToken)
+    {
+        EarlyExitEngine engine;
+        try
+        {
+            engine = EarlyExitEngine.Load(folder, new EngineOptions { IntraOpThreads = 1, AllowSpinning = false, Scheduler = new SchedulerOptions() });
+        }
+        catch (ManifestException ex)
+        {
+            await Console.Error.WriteLineAsync($"dfbnet load: --in-process '{folder}': {ex.Message}");
+            return 2;
+        }
+
+        using (engine)
+        {
+            Core.ExitPolicy policy;
+            try
+            {
+                policy = engine.ResolvePolicy(client.Preset, null);
+            }
+            catch (ArgumentException ex)
+            {
+                await Console.Error.WriteLineAsync($"dfbnet load: --preset '{client.Preset}': {ex.Message}");
+                return 2;
+            }
+
+            await engine.WarmUpFramesAsync(cancellationToken: cancellationToken);
+
+            // The server's default mode (DfbNet:DefaultMode) where none is given.
+            var (mode, modeName) = client.Mode switch
+            {
+                InferenceMode.Refine => (Core.InferenceMode.Refine, "refine"),
+                InferenceMode.Full => (Core.InferenceMode.Full, "full"),
+                _ => (Core.InferenceMode.FirstExit, "first-exit"),
+            };
+            var protocol = new InProcessLoadProtocol(engine, frames, policy, mode, load.AlwaysAnswer);
+            var runner = new LoadRunner(protocol, frames, load, "in-process " + engine.Folder, engine.Name, modeName, Console.Error, new EngineBatchStatistics(engine));
+            return await RunAsync(runner, load, cancellationToken);
+        }
+    }
+
+    /// <summary>The run or the sweep: the table on stdout, the JSON with --json; 0 when every frame's counts add up.</summary>
+    private static async Task<int> RunAsync(LoadRunner runner, LoadOptions load, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (load.Sweep is { } sweep)
+            {
+                var steps = new List<LoadResult>();
+                foreach (var rate in sweep.Rates)
+                {
+                    await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"dfbnet load: {rate:0.0} frames/s offered"));
+                    steps.Add(await runner.RunAsync(rate, cancellationToken));
+                }
+
+                var result = new SweepResult(load.P99BoundMs, RateSweep.Scale, RateSweep.Capacity(steps, load.P99BoundMs), steps);
+                Console.Write(LoadReport.SweepTable(result));
+                if (load.JsonPath is { } path)
+                {
+                    await LoadReport.WriteJsonAsync(path, result, cancellationToken);
+                }
+
+                return steps.All(s => s.CountsAddUp) ? 0 : 1;
+            }
+
+            var single = await runner.RunAsync(load.TotalRate!.Value, cancellationToken);
+            Console.Write(LoadReport.Table(single));
+            if (load.JsonPath is { } file)
+            {
+                await LoadReport.WriteJsonAsync(file, single, cancellationToken);
+            }
+
+            return single.CountsAddUp ? 0 : 1;
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"dfbnet load: --json '{load.JsonPath}': {ex.Message}");
+            return 1;
+        }
     }
 }

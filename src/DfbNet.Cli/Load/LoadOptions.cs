@@ -93,6 +93,9 @@ internal sealed record LoadOptions
 
     public int? ServerPid { get; init; }
 
+    /// <summary>A model folder whose engine runs in this process instead of a server (<c>--in-process</c>); null for a server.</summary>
+    public string? InProcessModel { get; init; }
+
     public string? JsonPath { get; init; }
 
     public required double P99BoundMs { get; init; }
@@ -134,6 +137,7 @@ internal sealed record LoadOptions
         int? pid = read.Text("--server-pid") is null ? null : read.Integer("--server-pid", 1, int.MaxValue);
         var json = read.Text("--json");
         var data = read.Text("--data");
+        var inProcess = read.Text("--in-process");
 
         if (read.Error is null)
         {
@@ -159,6 +163,14 @@ internal sealed record LoadOptions
         {
             var folder = Path.GetDirectoryName(Path.GetFullPath(json));
             read.Check(folder is null || Directory.Exists(folder), $"--json '{json}': folder '{folder}' does not exist.");
+        }
+
+        if (read.Error is null && inProcess is not null)
+        {
+            read.Check(File.Exists(Path.Combine(inProcess, Core.Manifest.ModelManifest.FileName)), $"--in-process '{inProcess}' is not a model folder (it holds no {Core.Manifest.ModelManifest.FileName}).");
+            read.Check(protocol == LoadProtocol.Native, "--in-process runs the engine in this process, without a protocol; drop --protocol oip.");
+            read.Check(queuePolicy != QueuePolicy.Latest, "--in-process streams queue their frames (the server's default policy); --queue-policy latest needs a server.");
+            read.Check(pid is null, "--in-process runs the engine in this process, whose CPU is the generator's (clientCpu); drop --server-pid.");
         }
 
         string? dataPath = null;
@@ -196,6 +208,7 @@ internal sealed record LoadOptions
             AlwaysAnswer = alwaysAnswer,
             DataPath = dataPath!,
             ServerPid = pid,
+            InProcessModel = inProcess,
             JsonPath = json,
             P99BoundMs = bound,
         };

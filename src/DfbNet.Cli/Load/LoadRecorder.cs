@@ -36,7 +36,7 @@ internal sealed class LoadRecorder
     private readonly Dictionary<string, int> _refusals = new(StringComparer.Ordinal) { ["Unavailable"] = 0, ["ResourceExhausted"] = 0 };
     private readonly Dictionary<string, int> _errors = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _streamFailures = new(StringComparer.Ordinal);
-    private readonly Dictionary<double, (int Frames, int HitsClient, int HitsServer)> _budgets = [];
+    private readonly Dictionary<double, (int Frames, int HitsClient, int HitsServer, int HitsClientSlack)> _budgets = [];
     private readonly List<string> _violations = [];
     private List<double> _recentFinalMs = [];
 
@@ -99,7 +99,7 @@ internal sealed class LoadRecorder
                 if (frame.BudgetMs > 0)
                 {
                     var b = _budgets.GetValueOrDefault(frame.BudgetMs);
-                    _budgets[frame.BudgetMs] = (b.Frames + 1, b.HitsClient, b.HitsServer);
+                    _budgets[frame.BudgetMs] = (b.Frames + 1, b.HitsClient, b.HitsServer, b.HitsClientSlack);
                 }
             }
         }
@@ -196,7 +196,11 @@ internal sealed class LoadRecorder
 
                 if (frame.BudgetMs > 0 && _budgets.TryGetValue(frame.BudgetMs, out var b))
                 {
-                    _budgets[frame.BudgetMs] = (b.Frames, b.HitsClient + (finalMs <= frame.BudgetMs ? 1 : 0), b.HitsServer + (serverMs <= frame.BudgetMs ? 1 : 0));
+                    _budgets[frame.BudgetMs] = (
+                        b.Frames,
+                        b.HitsClient + (finalMs <= frame.BudgetMs ? 1 : 0),
+                        b.HitsServer + (serverMs <= frame.BudgetMs ? 1 : 0),
+                        b.HitsClientSlack + (finalMs <= frame.BudgetMs + BudgetOutcome.ClientSlackMs ? 1 : 0));
                 }
             }
             else if (e.Kind == ExitKind.Error && IsRefusal(e.ErrorCode))
@@ -305,8 +309,8 @@ internal sealed class LoadRecorder
 
     private BudgetOutcome Budget(double budgetMs)
     {
-        var (frames, hitsClient, hitsServer) = _budgets.GetValueOrDefault(budgetMs);
-        return new BudgetOutcome(budgetMs, frames, hitsClient, hitsServer);
+        var (frames, hitsClient, hitsServer, hitsClientSlack) = _budgets.GetValueOrDefault(budgetMs);
+        return new BudgetOutcome(budgetMs, frames, hitsClient, hitsServer, hitsClientSlack);
     }
 
     private void Violation(string text)

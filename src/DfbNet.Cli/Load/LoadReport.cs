@@ -42,7 +42,7 @@ internal static class LoadReport
         rows.Add(("accuracy", r.Accuracy.Rate is { } a ? string.Create(C, $"{100 * a:0.00}% ({r.Accuracy.Correct} of {r.Accuracy.Answered} answered)") : "-"));
         foreach (var b in r.Budgets)
         {
-            rows.Add((string.Create(C, $"budget {b.BudgetMs:0.###} ms"), string.Create(C, $"{b.Frames} frames: {Percent(b.HitRateClient)} within it at the client, {Percent(b.HitRateServer)} by server time")));
+            rows.Add((string.Create(C, $"budget {b.BudgetMs:0.###} ms"), string.Create(C, $"{b.Frames} frames: {Percent(b.HitRateClient)} within it at the client ({Percent(b.HitRateClientSlack)} within it + {BudgetOutcome.ClientSlackMs:0.###} ms), {Percent(b.HitRateServer)} by server time")));
         }
 
         var cpu = string.Create(C, $"generator {r.ClientCpu.Cores:0.00} cores of {r.ClientCpu.MachineCores} ({Number(r.ClientCpu.MsPerSentFrame)} ms per frame sent)");

@@ -89,8 +89,13 @@ internal sealed record LoadRates(double Offered, double Scheduled, double Sent, 
 /// <summary>Frames sent with one budget, and those answered within it.</summary>
 /// <param name="HitsClient">Answered, with the final event received within the budget of the frame's scheduled send time.</param>
 /// <param name="HitsServer">Answered, with the final event's server_time within the budget.</param>
-internal sealed record BudgetOutcome(double BudgetMs, int Frames, int HitsClient, int HitsServer)
+/// <param name="HitsClientSlack">Answered, with the final event received within the budget plus <see cref="ClientSlackMs"/>
+/// of the frame's scheduled send time: the budget as the server keeps it, with room for the trip there and back.</param>
+internal sealed record BudgetOutcome(double BudgetMs, int Frames, int HitsClient, int HitsServer, int HitsClientSlack)
 {
+    /// <summary>The client's allowance on top of the budget for transport and its own scheduling.</summary>
+    public const double ClientSlackMs = 3;
+
     public int MissesClient => Frames - HitsClient;
 
     public int MissesServer => Frames - HitsServer;
@@ -98,6 +103,8 @@ internal sealed record BudgetOutcome(double BudgetMs, int Frames, int HitsClient
     public double? HitRateClient => Frames == 0 ? null : (double)HitsClient / Frames;
 
     public double? HitRateServer => Frames == 0 ? null : (double)HitsServer / Frames;
+
+    public double? HitRateClientSlack => Frames == 0 ? null : (double)HitsClientSlack / Frames;
 }
 
 /// <summary>Answered frames whose final prediction is the CIFAR label (class index i is CIFAR-10 label i).</summary>

@@ -10,7 +10,7 @@ namespace DfbNet.Cli.Load;
 /// line a second; after the schedule, waits up to <see cref="LoadOptions.Drain"/> for the last answers, then cancels what
 /// is left. Every wait is bounded by that deadline.
 /// </summary>
-internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOptions options, string server, string model, string mode, TextWriter progress, ServerStatistics? statistics = null)
+internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOptions options, string server, string model, string mode, TextWriter progress, IBatchStatistics? statistics = null)
 {
     /// <summary>Time between opening the streams and the first due frame, so that every writer is waiting when it comes.</summary>
     private static readonly TimeSpan Lead = TimeSpan.FromMilliseconds(50);
@@ -152,7 +152,7 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
         }
     }
 
-    /// <summary>The server's stage runs by batch size during the measured window.</summary>
+    /// <summary>The model's stage runs by batch size during the measured window.</summary>
     private async Task<ServerBatches?> SampleBatchesAsync(long windowStart, long windowEnd, CancellationToken cancellationToken)
     {
         if (statistics is null)
@@ -165,7 +165,7 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             await DelayUntil(windowStart, cancellationToken);
             var before = await statistics.ReadAsync(cancellationToken);
             await DelayUntil(windowEnd, cancellationToken);
-            return ServerStatistics.Difference(before, await statistics.ReadAsync(cancellationToken));
+            return IBatchStatistics.Difference(before, await statistics.ReadAsync(cancellationToken));
         }
         catch (OperationCanceledException)
         {

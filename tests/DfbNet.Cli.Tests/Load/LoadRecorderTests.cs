@@ -42,9 +42,9 @@ public sealed class LoadRecorderTests
         Assert.Equal(2, r.WriteLagMs.Max);
         Assert.Equal(1, r.RefusalMs.Max);
 
-        // a: 8 ms at the client and 6 ms at the server, within 10; b: 12 ms at the client, 9 at the server.
+        // a: 8 ms at the client and 6 ms at the server, within 10; b: 12 ms at the client (within 10 + 3), 9 at the server.
         var budget = Assert.Single(r.Budgets);
-        Assert.Equal(new BudgetOutcome(10, 2, 1, 2), budget);
+        Assert.Equal(new BudgetOutcome(10, 2, 1, 2, 2), budget);
         Assert.Equal(new Accuracy(2, 1), r.Accuracy);
 
         // Throughput counts answers received in the window, the warm-up frame's included: 3 in 1 s.
@@ -87,7 +87,7 @@ public sealed class LoadRecorderTests
         Assert.Equal(1, r.Counts.Expired);
         Assert.Equal(0, r.Counts.Answered);
         Assert.True(r.CountsAddUp);
-        Assert.Equal(new BudgetOutcome(1, 1, 0, 0), Assert.Single(r.Budgets));
+        Assert.Equal(new BudgetOutcome(1, 1, 0, 0, 0), Assert.Single(r.Budgets));
     }
 
     private static void Send(LoadRecorder recorder, string id, long dueMs, double budget, int label, bool measured = true, long writeLagMs = 0)
