@@ -57,8 +57,9 @@ public sealed class FrameEvaluation
     /// <summary>Time the frame waited before its first stage ran; set by whoever runs it, copied into every later event.</summary>
     public TimeSpan QueueTime { get; set; }
 
-    /// <summary>How long until the budget runs out (negative once it has); null without a budget.</summary>
-    public TimeSpan? Slack => Budget is { } b ? b - Elapsed : null;
+    /// <summary>How long until the budget runs out (negative once it has): what the next stage's run may take. Null when
+    /// the budget does not hold the next stage (no budget, or exit 1 of an <see cref="AlwaysAnswer"/> frame).</summary>
+    public TimeSpan? Slack => SlackAt(Elapsed);
 
     /// <summary>The zero-based stage to run next.</summary>
     public int NextStage { get; private set; }
@@ -89,13 +90,8 @@ public sealed class FrameEvaluation
             return false;
         }
 
-        if (Budget is not { } budget || (NextStage == 0 && AlwaysAnswer))
-        {
-            return true;
-        }
-
         var elapsed = Elapsed;
-        if (elapsed + estimate <= budget)
+        if (SlackAt(elapsed) is not { } slack || estimate <= slack)
         {
             return true;
         }
@@ -114,6 +110,9 @@ public sealed class FrameEvaluation
     /// <summary>Ends the frame now with a budget cut (the fusion of the exits computed so far; no prediction before
     /// exit 1): the scheduler's word when it cannot run the next stage in time.</summary>
     public ExitEvent CutByBudget() => CutByBudget(Elapsed);
+
+    /// <summary>The one budget rule, for <see cref="TryBeginStage(TimeSpan, out ExitEvent?)"/> and the scheduler alike.</summary>
+    private TimeSpan? SlackAt(TimeSpan elapsed) => Budget is { } b && !(NextStage == 0 && AlwaysAnswer) ? b - elapsed : null;
 
     private ExitEvent CutByBudget(TimeSpan elapsed)
     {

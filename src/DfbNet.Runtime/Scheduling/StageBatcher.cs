@@ -97,7 +97,7 @@ internal sealed class StageBatcher
 
                 var evaluation = frame.Evaluation;
                 var slack = TimeSpan.MaxValue;
-                if (evaluation.Slack is { } s && !(stage == 0 && evaluation.AlwaysAnswer))
+                if (evaluation.Slack is { } s)
                 {
                     if (s < _estimate(stage, 1))
                     {
