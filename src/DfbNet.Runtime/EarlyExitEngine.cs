@@ -542,6 +542,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     private void WarmupCaptured(int runs, float[] input, float[] logits, RunOptions runOptions)
     {
         DeviceBuffer? previous = null;
+        var feature = new DeviceBuffer?[1];
         try
         {
             foreach (var stage in _stages)
@@ -550,8 +551,9 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
                 for (var i = 0; i < runs; i++)
                 {
                     var start = _clock.GetTimestamp();
-                    var next = stage.RunCaptured(previous is null ? input : null, previous, logits, runOptions);
+                    stage.RunCapturedBatch(previous is null ? input : null, previous is null ? null : [previous], 1, logits, feature, runOptions);
                     var elapsed = _clock.GetElapsedTime(start);
+                    var next = feature[0];
                     output?.Release();
                     output = next;
 

@@ -79,7 +79,7 @@ public sealed class MainBranchRunner : IDisposable
     {
         if (_graph is not null)
         {
-            _graph.Run(input.Span[.._inputLength], null, logits.Span, null);
+            _graph.RunBatch(input.Span[.._inputLength], default, 1, logits.Span, default);
             return;
         }
 

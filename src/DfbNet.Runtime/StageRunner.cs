@@ -15,7 +15,7 @@ namespace DfbNet.Runtime;
 /// buffers the caller owns (so that the caller can pool them), or over an IOBinding that leaves the feature on the
 /// provider's device and brings only the logits back.
 /// A stage whose session replays a captured graph runs a third way only: through fixed buffers on the device
-/// (<see cref="RunCaptured"/>), each frame's feature in a pooled device buffer.
+/// (<see cref="RunCapturedBatch"/>), each frame's feature in a pooled device buffer.
 /// When the stage runs on a GPU provider, a circuit breaker sends its traffic to a CPU session while the GPU fails,
 /// and probes the GPU again after a pause; each switch is logged and counted.
 /// </summary>
@@ -140,7 +140,7 @@ public sealed class StageRunner : IDisposable
 
     public bool HasFeature => _featureShape is not null;
 
-    /// <summary>True when the primary session replays a captured graph: run the stage with <see cref="RunCaptured"/> only.</summary>
+    /// <summary>True when the primary session replays a captured graph: run the stage with <see cref="RunCapturedBatch"/> only.</summary>
     public bool CapturesGraph => _graph is not null;
 
     /// <summary>The largest batch of a captured stage (its largest bucket's graph); 1 without batch graphs.</summary>
@@ -175,60 +175,14 @@ public sealed class StageRunner : IDisposable
     }
 
     /// <summary>
-    /// Runs a stage that <see cref="CapturesGraph"/> on one item: the input from the host (<paramref name="hostInput"/>,
-    /// stage 1) or from the previous stage's device buffer (<paramref name="deviceInput"/>); the logits land in
-    /// <paramref name="logits"/> on the host. Returns the feature in a pooled device buffer (null on the last stage), which
-    /// the caller hands back with <see cref="DeviceBuffer.Release"/> once the next stage has run.
-    /// </summary>
-    internal DeviceBuffer? RunCaptured(float[]? hostInput, DeviceBuffer? deviceInput, Memory<float> logits, RunOptions runOptions)
-    {
-        if (_graph is null)
-        {
-            throw new InvalidOperationException($"Stage {Index + 1} does not replay a captured graph.");
-        }
-
-        if (hostInput is null == deviceInput is null)
-        {
-            throw new ArgumentException("Exactly one of the host and the device input must be given.", nameof(hostInput));
-        }
-
-        var feature = _featureBuffers?.Rent();
-        try
-        {
-            Execute(
-                static (session, s) =>
-                {
-                    var runner = s.Runner;
-                    if (ReferenceEquals(session, runner._primary))
-                    {
-                        runner._graph!.Run(s.HostInput, s.DeviceInput, s.Logits.Span, s.Feature);
-                    }
-                    else
-                    {
-                        runner.RunCapturedOnHost(session, s.HostInput ?? Memory<float>.Empty, s.DeviceInput, s.Logits, s.Feature, s.RunOptions);
-                    }
-
-                    return true;
-                },
-                (Runner: this, HostInput: hostInput, DeviceInput: deviceInput, Logits: logits, Feature: feature, RunOptions: runOptions),
-                runOptions);
-            return feature;
-        }
-        catch
-        {
-            feature?.Release();
-            throw;
-        }
-    }
-
-    /// <summary>
     /// Runs a stage that <see cref="CapturesGraph"/> on <paramref name="count"/> items through the graph of the smallest
     /// bucket that holds them (padded): the inputs from the host (<paramref name="hostInput"/>, count items back to back,
     /// stage 1) or from the items' device buffers. The logits land in <paramref name="logits"/> (count x K); each item's
-    /// feature goes to a pooled device buffer in <paramref name="features"/>[i] (null on the last stage), the caller's to
-    /// release. On the CPU fallback the items run one by one.
+    /// feature goes to a pooled device buffer in <paramref name="features"/>[i] (null on the last stage), which the caller
+    /// hands back with <see cref="DeviceBuffer.Release"/> once the next stage has run. On the CPU fallback the items run one
+    /// by one.
     /// </summary>
-    internal void RunCapturedBatch(float[]? hostInput, IReadOnlyList<DeviceBuffer>? deviceInputs, int count, Memory<float> logits, DeviceBuffer?[] features, RunOptions runOptions)
+    internal void RunCapturedBatch(float[]? hostInput, DeviceBuffer[]? deviceInputs, int count, Memory<float> logits, DeviceBuffer?[] features, RunOptions runOptions)
     {
         if (_graph is null)
         {
@@ -257,7 +211,7 @@ public sealed class StageRunner : IDisposable
                     var runner = s.Runner;
                     if (ReferenceEquals(session, runner._primary))
                     {
-                        s.Graph.RunBatch(s.HostInput, s.DeviceInputs, s.Count, s.Logits.Span, s.Features.Length == 0 ? null : s.Features);
+                        s.Graph.RunBatch(s.HostInput, s.DeviceInputs ?? [], s.Count, s.Logits.Span, s.Features);
                         return true;
                     }
 
@@ -409,7 +363,7 @@ public sealed class StageRunner : IDisposable
     {
         if (_graph is not null)
         {
-            throw new InvalidOperationException($"Stage {Index + 1} replays a captured graph, which reads fixed buffers: run it with {nameof(RunCaptured)}.");
+            throw new InvalidOperationException($"Stage {Index + 1} replays a captured graph, which reads fixed buffers: run it with {nameof(RunCapturedBatch)}.");
         }
     }
 

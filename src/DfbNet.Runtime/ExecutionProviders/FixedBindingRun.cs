@@ -95,14 +95,15 @@ internal sealed class FixedBindingRun : IDisposable
     /// One replay for <paramref name="count"/> items, at most <see cref="Batch"/>: the rows past them hold whatever the
     /// last run left and their outputs are ignored (padding up to the captured batch costs what a full batch does). The
     /// inputs come from the host (<paramref name="hostInput"/>, count items back to back) or from the items' device
-    /// buffers (<paramref name="deviceInputs"/>, when not null); the logits land in <paramref name="logits"/> (count x K),
-    /// each item's feature (when the model has one) in its buffer of <paramref name="features"/>. Complete on return.
+    /// buffers (<paramref name="deviceInputs"/>, when not empty); the logits land in <paramref name="logits"/> (count x K),
+    /// each item's feature (when the model has one) in its buffer of <paramref name="features"/>. Complete on return; a
+    /// replay cannot be stopped part-way.
     /// </summary>
-    public void RunBatch(ReadOnlySpan<float> hostInput, IReadOnlyList<DeviceBuffer>? deviceInputs, int count, Span<float> logits, IReadOnlyList<DeviceBuffer>? features)
+    public void RunBatch(ReadOnlySpan<float> hostInput, ReadOnlySpan<DeviceBuffer> deviceInputs, int count, Span<float> logits, ReadOnlySpan<DeviceBuffer?> features)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Batch);
-        if (_feature is not null && (features is null || features.Count < count))
+        if (_feature is not null && features.Length < count)
         {
             throw new ArgumentException("The model has a feature output: every item needs a buffer to receive it.", nameof(features));
         }
@@ -112,7 +113,7 @@ internal sealed class FixedBindingRun : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (deviceInputs is null)
+            if (deviceInputs.IsEmpty)
             {
                 _stream.Upload(_input, hostInput[..(count * itemInput)]);
             }
@@ -130,47 +131,12 @@ internal sealed class FixedBindingRun : IDisposable
                 var itemFeature = _feature.Length / Batch;
                 for (var i = 0; i < count; i++)
                 {
-                    _stream.Copy(features![i], 0, _feature, i * itemFeature, itemFeature);
+                    _stream.Copy(features[i]!, 0, _feature, i * itemFeature, itemFeature);
                 }
             }
 
             // Waits for the whole queue: the feature copies too are done before the next replay may overwrite the outputs.
             _stream.Download(logits[..(count * itemLogits)], _logits);
-        }
-    }
-
-    /// <summary>
-    /// One replay. The input comes from the host (<paramref name="hostInput"/>) or from a device buffer
-    /// (<paramref name="deviceInput"/>, when not null); the logits land in <paramref name="logits"/>, the feature (when the
-    /// model has one) in <paramref name="feature"/>. Complete on return. A replay cannot be stopped part-way.
-    /// </summary>
-    public void Run(ReadOnlySpan<float> hostInput, DeviceBuffer? deviceInput, Span<float> logits, DeviceBuffer? feature)
-    {
-        if (_feature is not null && feature is null)
-        {
-            throw new ArgumentNullException(nameof(feature), "The model has a feature output: a buffer must receive it.");
-        }
-
-        lock (_lock)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (deviceInput is null)
-            {
-                _stream.Upload(_input, hostInput[.._input.Length]);
-            }
-            else
-            {
-                _stream.Copy(_input, deviceInput);
-            }
-
-            _stream.Launch(_graph);
-            if (_feature is not null)
-            {
-                _stream.Copy(feature!, _feature);
-            }
-
-            // Waits for the whole queue: the feature copy too is done before the next replay may overwrite the outputs.
-            _stream.Download(logits[.._logits.Length], _logits);
         }
     }
 

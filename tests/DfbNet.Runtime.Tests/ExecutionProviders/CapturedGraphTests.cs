@@ -183,7 +183,7 @@ public sealed class CapturedGraphTests : IDisposable
         var stage = engine.Stages[0];
         using var runOptions = new RunOptions();
         var ex = Assert.Throws<InvalidOperationException>(() => stage.Run(new float[stage.InputLength], 1, new float[stage.ClassCount], new float[stage.FeatureLength], runOptions));
-        Assert.Contains(nameof(StageRunner.RunCaptured), ex.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(StageRunner.RunCapturedBatch), ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
