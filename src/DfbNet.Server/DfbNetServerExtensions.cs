@@ -30,6 +30,17 @@ public static class DfbNetServerExtensions
                 grpc.MaxReceiveMessageSize = dfbnet.Value.MaxMessageBytes;
                 grpc.EnableDetailedErrors = false;
             });
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IOptions<DfbNetServerOptions>>((kestrel, dfbnet) =>
+            {
+                // A small stream window: what a client sent and the server has not read stays a few frames, not
+                // hundreds, so that a frame's time from the client's write to its answer stays bounded (the server reads
+                // eagerly).
+                var http2 = kestrel.Limits.Http2;
+                http2.InitialStreamWindowSize = dfbnet.Value.Http2StreamWindowBytes;
+                http2.InitialConnectionWindowSize = Math.Max(http2.InitialConnectionWindowSize, http2.InitialStreamWindowSize);
+                http2.MaxStreamsPerConnection = dfbnet.Value.MaxStreamsPerConnection;
+            });
         services.AddGrpcHealthChecks().AddCheck<ModelsHealthCheck>("models");
         services.AddGrpcReflection();
 

@@ -23,21 +23,8 @@ public static class ServerApplication
         }
 
         // gRPC only: HTTP/2 on every other endpoint, also without TLS (h2c), as gRPC clients expect.
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.ConfigureEndpointDefaults(listen =>
-                listen.Protocols = metrics?.Serves(listen) == true ? HttpProtocols.Http1 : HttpProtocols.Http2);
-
-            // A small stream window: what a client sent and the server has not read stays a few frames, not hundreds, so
-            // that a frame's time from the client's write to its answer stays bounded (the server reads eagerly).
-            var section = builder.Configuration.GetSection(DfbNetServerOptions.SectionName);
-            var defaults = new DfbNetServerOptions();
-            var window = section.GetValue(nameof(DfbNetServerOptions.Http2StreamWindowBytes), defaults.Http2StreamWindowBytes);
-            var http2 = kestrel.Limits.Http2;
-            http2.InitialStreamWindowSize = Math.Clamp(window, 65_535, 16 * 1024 * 1024);
-            http2.InitialConnectionWindowSize = Math.Max(http2.InitialConnectionWindowSize, http2.InitialStreamWindowSize);
-            http2.MaxStreamsPerConnection = section.GetValue(nameof(DfbNetServerOptions.MaxStreamsPerConnection), defaults.MaxStreamsPerConnection);
-        });
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+            listen.Protocols = metrics?.Serves(listen) == true ? HttpProtocols.Http1 : HttpProtocols.Http2));
         builder.Services.AddDfbNetServer();
         configure?.Invoke(builder);
 
