@@ -15,8 +15,18 @@ public sealed class DrainTests
         try
         {
             // Four streams sending as fast as they can, several frames in flight each.
-            var streams = Enumerable.Range(0, 4).Select(s => RunStream(server, s)).ToArray();
-            await Task.Delay(300);
+            var answered = new int[4];
+            var streams = Enumerable.Range(0, 4).Select(s => RunStream(server, s, answered)).ToArray();
+
+            // The drain starts once every stream is under way (has had frames answered) and has streamed for a second.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (Enumerable.Range(0, answered.Length).Any(i => Volatile.Read(ref answered[i]) == 0) && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(20);
+            }
+
+            Assert.True(answered.All(a => a > 0), $"streams answered {string.Join(", ", answered)} after {clock.Elapsed.TotalMilliseconds:F0} ms");
+            await Task.Delay(1000);
 
             var health = server.App.Services.GetRequiredService<HealthCheckService>();
             Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
@@ -26,9 +36,9 @@ public sealed class DrainTests
 
             foreach (var result in await Task.WhenAll(streams))
             {
-                Assert.Equal(StatusCode.Unavailable, result.Status.StatusCode);
+                Assert.True(result.Status.StatusCode == StatusCode.Unavailable, result.Status.ToString());
                 Assert.Contains("shutting down", result.Status.Detail, StringComparison.Ordinal);
-                Assert.True(result.Accepted > 0, "the stream had frames answered before the drain");
+                Assert.True(result.Accepted > 0, $"the stream had frames answered before the drain: accepted {result.Accepted}, finals {result.Finals.Count}, sent {result.Sent}, {result.Status}");
                 Assert.True(result.Sent >= result.Accepted);
 
                 // Exactly the frames accepted were answered, each with one final event.
@@ -42,7 +52,7 @@ public sealed class DrainTests
         }
     }
 
-    private static async Task<StreamResult> RunStream(TestServer server, int index)
+    private static async Task<StreamResult> RunStream(TestServer server, int index, int[] answered)
     {
         using var call = server.Client.ClassifyStream();
         var finals = new List<string>();
@@ -57,13 +67,14 @@ public sealed class DrainTests
                     sent++;
                 }
             }
-            catch (Exception ex) when (ex is RpcException or InvalidOperationException or OperationCanceledException)
+            catch (Exception ex) when (ex is RpcException or InvalidOperationException or OperationCanceledException or HttpRequestException or IOException)
             {
-                // The call ended: the server stopped reading.
+                // The call ended (the server stopped reading), or the connection closed once every call on it had ended.
             }
         });
 
         Status status;
+        Metadata trailers;
         try
         {
             await foreach (var e in call.ResponseStream.ReadAllAsync())
@@ -71,18 +82,21 @@ public sealed class DrainTests
                 if (e.Final)
                 {
                     finals.Add(e.FrameId);
+                    Interlocked.Increment(ref answered[index]);
                 }
             }
 
             status = Status.DefaultSuccess;
+            trailers = call.GetTrailers();
         }
         catch (RpcException ex)
         {
             status = ex.Status;
+            trailers = ex.Trailers;
         }
 
         await writing;
-        var accepted = call.GetTrailers().GetValue("dfbnet-frames-accepted") is { } value ? long.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : -1;
+        var accepted = trailers.GetValue("dfbnet-frames-accepted") is { } value ? long.Parse(value, System.Globalization.CultureInfo.InvariantCulture) : -1;
         return new StreamResult(status, accepted, sent, finals);
     }
 
