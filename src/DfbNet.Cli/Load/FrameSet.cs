@@ -1,5 +1,5 @@
+using DfbNet.Runtime.Preprocessing;
 using DfbNet.Training.Data;
-using SkiaSharp;
 
 namespace DfbNet.Cli.Load;
 
@@ -44,30 +44,13 @@ internal sealed class FrameSet
             var hwc = data.ImageHwc(i);
             var bytes = format switch
             {
-                FrameFormat.Png => Encode(hwc, CifarDataset.Side, CifarDataset.Side, SKEncodedImageFormat.Png, 100),
-                FrameFormat.Jpeg => Encode(hwc, CifarDataset.Side, CifarDataset.Side, SKEncodedImageFormat.Jpeg, JpegQuality),
+                FrameFormat.Png => ImageEncoder.Png(hwc, CifarDataset.Side, CifarDataset.Side),
+                FrameFormat.Jpeg => ImageEncoder.Jpeg(hwc, CifarDataset.Side, CifarDataset.Side, JpegQuality),
                 _ => hwc,
             };
             frames[i] = new LoadFrame(data.Labels[i], bytes, CifarDataset.Side, CifarDataset.Side);
         }
 
         return new FrameSet(format, frames, path);
-    }
-
-    private static byte[] Encode(byte[] hwc, int height, int width, SKEncodedImageFormat format, int quality)
-    {
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        var pixels = bitmap.GetPixelSpan();
-        for (int i = 0, j = 0; i < hwc.Length; i += 3, j += 4)
-        {
-            pixels[j] = hwc[i];
-            pixels[j + 1] = hwc[i + 1];
-            pixels[j + 2] = hwc[i + 2];
-            pixels[j + 3] = 255;
-        }
-
-        using var image = SKImage.FromBitmap(bitmap);
-        using var encoded = image.Encode(format, quality) ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}x{height} image as {format}.");
-        return encoded.ToArray();
     }
 }

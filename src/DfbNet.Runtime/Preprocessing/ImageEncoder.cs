@@ -1,0 +1,33 @@
+using SkiaSharp;
+
+namespace DfbNet.Runtime.Preprocessing;
+
+/// <summary>Encodes raw HWC RGB pixels as PNG or JPEG with SkiaSharp: frames for load runs and tests, as a camera sends them.</summary>
+public static class ImageEncoder
+{
+    public static byte[] Png(ReadOnlySpan<byte> hwc, int height, int width) => Encode(hwc, height, width, SKEncodedImageFormat.Png, 100);
+
+    public static byte[] Jpeg(ReadOnlySpan<byte> hwc, int height, int width, int quality) => Encode(hwc, height, width, SKEncodedImageFormat.Jpeg, quality);
+
+    private static byte[] Encode(ReadOnlySpan<byte> hwc, int height, int width, SKEncodedImageFormat format, int quality)
+    {
+        if (hwc.Length != 3 * height * width)
+        {
+            throw new ArgumentException($"{hwc.Length} bytes are not {height}x{width} RGB pixels.", nameof(hwc));
+        }
+
+        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var pixels = bitmap.GetPixelSpan();
+        for (int i = 0, j = 0; i < hwc.Length; i += 3, j += 4)
+        {
+            pixels[j] = hwc[i];
+            pixels[j + 1] = hwc[i + 1];
+            pixels[j + 2] = hwc[i + 2];
+            pixels[j + 3] = 255;
+        }
+
+        using var image = SKImage.FromBitmap(bitmap);
+        using var encoded = image.Encode(format, quality) ?? throw new InvalidOperationException($"SkiaSharp could not encode a {width}x{height} image as {format}.");
+        return encoded.ToArray();
+    }
+}
