@@ -24,6 +24,7 @@ internal static class TrainCommand
         var weightDecay = new Option<double?>("--weight-decay") { Description = "SGD weight decay." };
         var distill = new Option<double?>("--distill") { Description = "Share (0..1) of each side exit's loss given to distillation from the main exit (0: the paper's loss)." };
         var temperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term." };
+        var branchGradient = new Option<double?>("--branch-grad-scale") { Description = "Scale (0..1) of the gradient the side exits send into the shared trunk (1: the paper's joint loss)." };
         var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
         var validation = new Option<int?>("--validation") { Description = "Training images held out for validation and calibration (default 5000)." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (smoke runs)." };
@@ -34,7 +35,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, schedule, validation, trainLimit, resume, fromBaseline, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, schedule, validation, trainLimit, resume, fromBaseline, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -51,6 +52,7 @@ internal static class TrainCommand
                 WeightDecay = parse.GetValue(weightDecay) ?? options.WeightDecay,
                 Distillation = parse.GetValue(distill) ?? options.Distillation,
                 DistillationTemperature = parse.GetValue(temperature) ?? options.DistillationTemperature,
+                BranchGradientScale = parse.GetValue(branchGradient) ?? options.BranchGradientScale,
                 Schedule = parse.GetValue(schedule) ?? options.Schedule,
                 ValidationCount = parse.GetValue(validation) ?? options.ValidationCount,
                 Threads = parse.GetValue(threads) ?? options.Threads,

@@ -57,18 +57,28 @@ internal sealed class DfbNetModel : nn.Module<Tensor, Tensor[]>
 
     public int ExitCount => Heads.Count;
 
+    /// <summary>
+    /// Scale of the gradient the side exits send into the trunk while training (see TrainOptions.BranchGradientScale);
+    /// the forward values are unchanged, so inference and export do not depend on it.
+    /// </summary>
+    public double BranchGradientScale { get; set; } = 1;
+
     /// <summary>Logits of every exit, exit 1 first.</summary>
     public override Tensor[] forward(Tensor x)
     {
         var logits = new Tensor[ExitCount];
+        var scaled = training && BranchGradientScale != 1;
         for (var s = 0; s < ExitCount; s++)
         {
             x = Segments[s].forward(x);
-            logits[s] = Heads[s].forward(x);
+            logits[s] = Heads[s].forward(scaled && s < ExitCount - 1 ? ScaleGradient(x, BranchGradientScale) : x);
         }
 
         return logits;
     }
+
+    /// <summary>x in the forward pass; gradient times <paramref name="scale"/> in the backward pass.</summary>
+    private static Tensor ScaleGradient(Tensor x, double scale) => x.mul(scale).add(x.detach().mul(1 - scale));
 
     /// <summary>The main branch alone (the baseline): all segments, then the last exit only.</summary>
     public Tensor ForwardMain(Tensor x)

@@ -26,6 +26,10 @@ public sealed class Checkpoint
     public const string ModelFile = "model.bin";
     public const string OptimizerFile = "optimizer.bin";
 
+    /// <summary>The baseline as it was when its phase ended: the main branch trained alone, before any joint epoch
+    /// (the paper's comparison). Its side branches are untrained and unused.</summary>
+    public const string BaselineFile = "baseline.bin";
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -90,6 +94,25 @@ public sealed class Checkpoint
         model.eval();
         return model;
     }
+
+    /// <summary>The baseline (main branch trained alone) kept beside the run, or null for a run from before it was kept.</summary>
+    internal DfbNetModel? LoadBaseline(string folder)
+    {
+        var path = Path.Combine(folder, BaselineFile);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        var model = new DfbNetModel(Options.Model);
+        model.load(path);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Validation accuracy of the baseline after its last epoch (null when the run has no baseline epochs).</summary>
+    public float? BaselineValidationAccuracy =>
+        History.LastOrDefault(r => r.Phase == TrainingPhase.Baseline)?.ValidationAccuracy[0];
 
     internal void Save(string folder) => WriteAtomically(Path.Combine(folder, FileName), tmp => File.WriteAllText(tmp, JsonSerializer.Serialize(this, Json)));
 

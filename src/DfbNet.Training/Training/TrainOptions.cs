@@ -53,6 +53,13 @@ public sealed record TrainOptions
     /// <summary>Softmax temperature of the distillation term (its KL divergence is scaled by T^2).</summary>
     public double DistillationTemperature { get; init; } = 3;
 
+    /// <summary>
+    /// Scale of the gradient that each side exit's loss sends back into the shared trunk (1, the paper's joint loss, to
+    /// 0, branches trained on a trunk only the main exit shapes). The side heads themselves learn at full weight; below 1
+    /// the trunk is pulled less towards features a small head can classify directly, which costs the main exit accuracy.
+    /// </summary>
+    public double BranchGradientScale { get; init; } = 1;
+
     public int Seed { get; init; } = 1;
 
     /// <summary>Training images held out (seeded) for validation and threshold calibration.</summary>

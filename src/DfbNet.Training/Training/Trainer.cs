@@ -42,6 +42,11 @@ public sealed class Trainer
     public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
+        if (options.BranchGradientScale is < 0 or > 1)
+        {
+            throw new ArgumentException($"Branch gradient scale {options.BranchGradientScale} must lie in [0, 1].", nameof(options));
+        }
+
         Directory.CreateDirectory(_outDir);
         Checkpoint checkpoint;
         DfbNetModel model;
@@ -112,6 +117,7 @@ public sealed class Trainer
         // device-neutral because TorchSharp saves and loads state on the CPU.
         var device = TorchNative.CudaInitialized ? CUDA : CPU;
         model.to(device);
+        model.BranchGradientScale = options.BranchGradientScale;
         _log($"Model {options.Model.Name} on {device.type}: main {DfbNetModel.Count(model.MainParameters()):N0} parameters, whole {DfbNetModel.Count(model.parameters()):N0}; {data.Train.Count} training, {data.Validation.Count} validation images; libtorch threads {get_num_threads()}; {TorchNative.Description}");
         var recipe = checkpoint.Recipe();
         var session = Stopwatch.StartNew();
@@ -197,6 +203,9 @@ public sealed class Trainer
         model.CopyMainBranchFrom(baseline);
         InitializeSideBranches(model, options.Seed);
 
+        // This run's shape (its side branches may differ from the source's), the source's main branch.
+        Checkpoint.WriteAtomically(Path.Combine(_outDir, Checkpoint.BaselineFile), tmp => model.save(tmp));
+
         options = options with
         {
             BaselineEpochs = trained.BaselineEpochs,
@@ -250,6 +259,8 @@ public sealed class Trainer
                 _log($"Baseline done: main branch test error {100 * (1 - acc):F2}% on {test.Count} images");
             }
 
+            // Kept as its own artefact: export writes it beside the stages so that eval compares against it.
+            Checkpoint.WriteAtomically(Path.Combine(_outDir, Checkpoint.BaselineFile), tmp => model.save(tmp));
             InitializeSideBranches(model, options.Seed);
 
             File.Delete(Path.Combine(_outDir, Checkpoint.OptimizerFile));
