@@ -44,10 +44,10 @@ public sealed class BatchBuilderTests
         var plain = BatchBuilder.TestPixels(data, 3, 1, Recipe32);
         var crop = new float[3 * 24 * 24];
         var recipe = Recipe32 with { CropSize = 24 };
-        BatchBuilder.Sample(data.Image(3), 32, 32, 5, 7, flip: false, 24, recipe, crop);
+        BatchBuilder.Sample(data.Image(3), data.Side, 32, 32, 5, 7, flip: false, 24, recipe, crop);
         Assert.Equal(plain[(1 * 1024) + (5 * 32) + 7 + 3], crop[(1 * 576) + 3]);
         var flipped = new float[3 * 24 * 24];
-        BatchBuilder.Sample(data.Image(3), 32, 32, 5, 7, flip: true, 24, recipe, flipped);
+        BatchBuilder.Sample(data.Image(3), data.Side, 32, 32, 5, 7, flip: true, 24, recipe, flipped);
         Assert.Equal(crop[(2 * 576) + (10 * 24) + 0], flipped[(2 * 576) + (10 * 24) + 23]);
     }
 

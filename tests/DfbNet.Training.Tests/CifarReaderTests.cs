@@ -21,7 +21,7 @@ public sealed class CifarReaderTests
         var dir = TestData.TempFolder("truncated");
         var path = Path.Combine(dir, "data_batch_1.bin");
         File.WriteAllBytes(path, File.ReadAllBytes(TestData.SlicePath)[..(3073 * 3 + 100)]);
-        var ex = Assert.Throws<InvalidDataException>(() => CifarReader.ReadCifar10(path));
+        var ex = Assert.Throws<DatasetException>(() => CifarReader.ReadCifar10(path));
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
         Assert.Contains("3073-byte records", ex.Message, StringComparison.Ordinal);
     }
@@ -34,7 +34,7 @@ public sealed class CifarReaderTests
         var bytes = File.ReadAllBytes(TestData.SlicePath)[..(3073 * 4)];
         bytes[3073 * 2] = 10;
         File.WriteAllBytes(path, bytes);
-        var ex = Assert.Throws<InvalidDataException>(() => CifarReader.ReadCifar10(path));
+        var ex = Assert.Throws<DatasetException>(() => CifarReader.ReadCifar10(path));
         Assert.Contains("record 2 has label 10", ex.Message, StringComparison.Ordinal);
         Assert.Contains(path, ex.Message, StringComparison.Ordinal);
     }
@@ -57,10 +57,10 @@ public sealed class CifarReaderTests
 
         record[3075] = 100;
         File.WriteAllBytes(path, record);
-        Assert.Throws<InvalidDataException>(() => CifarReader.ReadCifar100(path));
+        Assert.Throws<DatasetException>(() => CifarReader.ReadCifar100(path));
 
         // The CIFAR-10 reader refuses CIFAR-100 bytes: 2 x 3074 is not a whole number of 3073-byte records.
-        Assert.Throws<InvalidDataException>(() => CifarReader.ReadCifar10(path));
+        Assert.Throws<DatasetException>(() => CifarReader.ReadCifar10(path));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ internal static class TestData
 {
     public static string SlicePath => Path.Combine(AppContext.BaseDirectory, "data", "cifar10-test-200.bin");
 
-    public static CifarDataset Slice()
+    public static ImageDataset Slice()
     {
         TorchNative.EnsureLoaded();
         return CifarReader.ReadCifar10(SlicePath);

@@ -4,6 +4,7 @@ using DfbNet.Core.Manifest;
 using DfbNet.Core.Onnx;
 using DfbNet.Training.Data;
 using DfbNet.Training.Export;
+using DfbNet.Training.Training;
 
 namespace DfbNet.Cli.Commands;
 
@@ -15,7 +16,7 @@ internal static class ExportCommand
         var checkpoint = new Option<DirectoryInfo>("--checkpoint") { Description = "Training output folder (checkpoint.json, model.bin).", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Model folder to write, e.g. models/edge.", Required = true };
         var description = new Option<string?>("--description") { Description = "The manifest's description (a default names the architecture)." };
-        var data = new Option<DirectoryInfo?>("--data") { Description = "Folder holding cifar-10/: also check parity on 64 real test images (random inputs are always checked)." };
+        var data = new Option<DirectoryInfo?>("--data") { Description = "The training data (CIFAR-10 or an image folder, as given to train): also check parity on 64 of its test images (random inputs are always checked)." };
         var fp16 = new Option<bool>("--fp16") { Description = "Store weights and activations as float16 (inputs and outputs stay float32); measure the accuracy change with dfbnet eval." };
         var command = new Command("export", "Export a trained DFB-Net as one ONNX graph per stage plus manifest.json (BN folded, no dropout).")
         {
@@ -37,10 +38,12 @@ internal static class ExportCommand
             Console.WriteLine($"Parity, random inputs: max |ONNX Runtime - TorchSharp| over logits and features = {randomDiff:E2}");
             if (parse.GetValue(data) is { } dataDir)
             {
-                var test = CifarReader.LoadCifar10Test(dataDir.FullName).Take(64);
+                var source = TrainingDataSource.Open(dataDir.FullName, Console.WriteLine);
+                source.CheckClasses(manifest.Classes);
+                var test = source.LoadTest(size, Checkpoint.Load(parse.GetValue(checkpoint)!.FullName).Options.Split(), limit: 64);
                 using var runner = new OrtModelRunner(folder, threads: 0);
                 var realDiff = ExportParity.MaxDifference(parse.GetValue(checkpoint)!.FullName, folder, runner.Preprocess(test, 0, test.Count), test.Count);
-                Console.WriteLine($"Parity, 64 test images through the server's preprocessor: max difference = {realDiff:E2}");
+                Console.WriteLine($"Parity, {test.Count} test images through the server's preprocessor: max difference = {realDiff:E2}");
             }
 
             if (parse.GetValue(fp16))

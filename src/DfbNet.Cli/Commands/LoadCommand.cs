@@ -6,6 +6,7 @@ using DfbNet.Core.Manifest;
 using DfbNet.Protocol.V1;
 using DfbNet.Runtime;
 using DfbNet.Runtime.Scheduling;
+using DfbNet.Training.Data;
 using Grpc.Core;
 using Grpc.Net.Client;
 
@@ -69,7 +70,7 @@ internal static class LoadCommand
                 {
                     frames = FrameSet.Load(load.DataPath, load.Format);
                 }
-                catch (InvalidDataException ex)
+                catch (DatasetException ex)
                 {
                     error = $"--data: {ex.Message}";
                 }

@@ -1,18 +1,19 @@
 using System.CommandLine;
 using System.Globalization;
 using DfbNet.Training.Data;
+using DfbNet.Training.Model;
 using DfbNet.Training.Native;
 using DfbNet.Training.Training;
 
 namespace DfbNet.Cli.Commands;
 
-/// <summary><c>dfbnet train</c>: the baseline, then the whole DFB-Net, on CIFAR-10, with a checkpoint every epoch.</summary>
+/// <summary><c>dfbnet train</c>: the baseline, then the whole DFB-Net, on CIFAR-10 or an image folder, with a checkpoint every epoch.</summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
         var preset = new Option<string>("--preset") { Description = "Model and recipe: paper, edge or tiny.", DefaultValueFactory = _ => "edge" };
-        var data = new Option<DirectoryInfo>("--data") { Description = "Folder holding cifar-10/ (data_batch_1..5.bin, test_batch.bin), as unpack.sh writes it.", Required = true };
+        var data = new Option<DirectoryInfo>("--data") { Description = "CIFAR-10 binaries (data_batch_1..5.bin, test_batch.bin, in the folder or its cifar-10/), or an image folder: one subfolder of JPEG/PNG files per class, or train/, val/ and test/ holding such subfolders.", Required = true };
         var output = new Option<DirectoryInfo>("--out") { Description = "Output folder: checkpoint.json, model.bin, optimizer.bin.", Required = true };
         var epochs = new Option<int?>("--epochs") { Description = "Epochs of the whole DFB-Net (joint loss)." };
         var baselineEpochs = new Option<int?>("--baseline-epochs") { Description = "Epochs of the baseline (main branch alone)." };
@@ -26,21 +27,32 @@ internal static class TrainCommand
         var temperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term." };
         var branchGradient = new Option<double?>("--branch-grad-scale") { Description = "Scale (0..1) of the gradient the side exits send into the shared trunk (1: the paper's joint loss)." };
         var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
-        var validation = new Option<int?>("--validation") { Description = "Training images held out for validation and calibration (default 5000)." };
-        var trainLimit = new Option<int?>("--train-limit") { Description = "Use only the first N training images (smoke runs)." };
+        var validation = new Option<int?>("--validation") { Description = "CIFAR-10: training images held out for validation and calibration (default 5000)." };
+        var validationShare = new Option<double?>("--validation-share") { Description = "Image folder without val/: share of every class held out for validation and calibration (default 0.1)." };
+        var testShare = new Option<double?>("--test-share") { Description = "Image folder without test/: share of every class held out for testing (default 0.1)." };
+        var inputSize = new Option<int?>("--input-size") { Description = "Square input side other than the preset's (e.g. 64 for camera crops); its crop and random-resize range scale with it." };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "Use only N training images (smoke runs): CIFAR-10's first N, before the validation hold-out; an image folder's first N of its seeded order, after the split." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint." };
-        var fromBaseline = new Option<DirectoryInfo?>("--from-baseline") { Description = "Skip the baseline: start the joint phase from the main branch of a run made with --epochs 0 (same main branch, --seed and --validation; side branches and joint options may differ)." };
+        var fromBaseline = new Option<DirectoryInfo?>("--from-baseline") { Description = "Skip the baseline: start the joint phase from the main branch of a run made with --epochs 0 (same main branch, --seed and split flags; side branches and joint options may differ)." };
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads." };
         var libtorch = new Option<DirectoryInfo?>("--libtorch") { Description = $"A PyTorch torch/lib folder to run on (CUDA); also ${TorchNative.LibTorchEnvironmentVariable}." };
 
-        var command = new Command("train", "Train a DFB-Net on CIFAR-10: the baseline, then the whole network with the weighted joint loss.")
+        var command = new Command("train", "Train a DFB-Net on CIFAR-10 or an image folder: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, schedule, validation, trainLimit, resume, fromBaseline, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, schedule, validation, validationShare, testShare, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
             TorchNative.EnsureLoaded(parse.GetValue(libtorch)?.FullName);
-            var options = TrainingRecipes.For(parse.GetValue(preset)!);
+            if (parse.GetValue(inputSize) is { } size && size < DfbNetConfig.MinInputSize)
+            {
+                Console.Error.WriteLine($"dfbnet train: --input-size {size}: the network needs inputs of at least {DfbNetConfig.MinInputSize}x{DfbNetConfig.MinInputSize}.");
+                return Task.FromResult(2);
+            }
+
+            void Log(string line) => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}");
+            var source = TrainingDataSource.Open(parse.GetValue(data)!.FullName, Log);
+            var options = TrainingRecipes.For(parse.GetValue(preset)!, source.Classes.Count, parse.GetValue(inputSize));
             options = options with
             {
                 JointEpochs = parse.GetValue(epochs) ?? options.JointEpochs,
@@ -55,25 +67,22 @@ internal static class TrainCommand
                 BranchGradientScale = parse.GetValue(branchGradient) ?? options.BranchGradientScale,
                 Schedule = parse.GetValue(schedule) ?? options.Schedule,
                 ValidationCount = parse.GetValue(validation) ?? options.ValidationCount,
+                ValidationShare = parse.GetValue(validationShare) ?? options.ValidationShare,
+                TestShare = parse.GetValue(testShare) ?? options.TestShare,
                 Threads = parse.GetValue(threads) ?? options.Threads,
                 LossWeights = parse.GetValue(weights) is { } w
                     ? [.. w.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture))]
                     : options.LossWeights,
             };
 
-            var dir = parse.GetValue(data)!.FullName;
-            var all = CifarReader.LoadCifar10Train(dir);
-            if (parse.GetValue(trainLimit) is { } limit)
-            {
-                all = all.Take(limit);
-            }
-
-            var (train, held) = all.SplitValidation(options.ValidationCount, options.Seed);
-            var test = CifarReader.LoadCifar10Test(dir);
-            var trainer = new Trainer(parse.GetValue(output)!.FullName, line => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}"));
+            // A resumed run reads its data as it began: its own input size and split, whatever the flags say now.
+            var outDir = parse.GetValue(output)!.FullName;
+            var begun = parse.GetValue(resume) && File.Exists(Path.Combine(outDir, Checkpoint.FileName)) ? Checkpoint.Load(outDir).Options : options;
+            var trainingData = source.Load(begun.Model.TestSize, begun.Split(), parse.GetValue(trainLimit), cancellationToken);
+            var trainer = new Trainer(outDir, Log);
             var result = trainer.Run(
                 options,
-                new TrainingData(train, held, test),
+                trainingData,
                 parse.GetValue(resume),
                 resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
                 fromBaseline: parse.GetValue(fromBaseline)?.FullName,

@@ -1,4 +1,3 @@
-using DfbNet.Runtime.Preprocessing;
 using DfbNet.Training.Data;
 
 namespace DfbNet.Cli.Load;
@@ -34,21 +33,15 @@ internal sealed class FrameSet
     public double MeanBytes => Frames.Average(f => f.Bytes.Length);
 
     /// <summary>Reads and encodes <paramref name="path"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is not a whole number of CIFAR-10 records, or a label is outside 0..9; the message names the file.</exception>
+    /// <exception cref="DatasetException">The file is missing, not a whole number of CIFAR-10 records, or a label is outside 0..9; the message names the file.</exception>
     public static FrameSet Load(string path, FrameFormat format)
     {
         var data = CifarReader.ReadCifar10(path);
         var frames = new LoadFrame[data.Count];
+        var encoding = new Evaluation.FrameEncoding(format, JpegQuality);
         for (var i = 0; i < data.Count; i++)
         {
-            var hwc = data.ImageHwc(i);
-            var bytes = format switch
-            {
-                FrameFormat.Png => ImageEncoder.Png(hwc, CifarDataset.Side, CifarDataset.Side),
-                FrameFormat.Jpeg => ImageEncoder.Jpeg(hwc, CifarDataset.Side, CifarDataset.Side, JpegQuality),
-                _ => hwc,
-            };
-            frames[i] = new LoadFrame(data.Labels[i], bytes, CifarDataset.Side, CifarDataset.Side);
+            frames[i] = new LoadFrame(data.Labels[i], encoding.Encode(data.ImageHwc(i), data.Side), data.Side, data.Side);
         }
 
         return new FrameSet(format, frames, path);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using DfbNet.Protocol.V1;
+using DfbNet.Training.Data;
 
 namespace DfbNet.Cli.Load;
 
@@ -57,9 +58,6 @@ internal sealed record LoadOptions
         ["--format"] = "png",
         ["--p99-bound-ms"] = "50",
     };
-
-    /// <summary>Where a <c>--data</c> folder may hold test_batch.bin: itself, or the folders CIFAR-10 unpacks to.</summary>
-    private static readonly string[] DataFolders = ["", "cifar-10", "cifar-10-batches-bin"];
 
     public required int Streams { get; init; }
 
@@ -218,7 +216,7 @@ internal sealed record LoadOptions
             // A folder is accepted as CIFAR-10 unpacks: test_batch.bin in it, in cifar-10/ or in cifar-10-batches-bin/.
             if (Directory.Exists(path))
             {
-                var found = DataFolders.Select(d => Path.Combine(path, d, "test_batch.bin")).FirstOrDefault(File.Exists);
+                var found = CifarReader.Cifar10Folders.Select(d => Path.Combine(path, d, CifarReader.TestFile)).FirstOrDefault(File.Exists);
                 problem = found is null ? $"--data '{path}' is a folder without test_batch.bin (nor cifar-10/ or cifar-10-batches-bin/test_batch.bin)." : null;
                 return found;
             }

@@ -5,8 +5,9 @@ using SkiaSharp;
 namespace DfbNet.Runtime.Preprocessing;
 
 /// <summary>
-/// Turns a frame into stage 1's input: decode (JPEG/PNG, with SkiaSharp), resize to the model's input size
-/// (bilinear), normalise <c>(pixel * scale - mean) / std</c> per channel, and write NCHW floats.
+/// Turns a frame into stage 1's input: decode (JPEG/PNG, with SkiaSharp) and resize to the model's input size
+/// (bilinear), both by <see cref="ImageDecoder"/>, then normalise <c>(pixel * scale - mean) / std</c> per channel
+/// and write NCHW floats.
 /// SkiaSharp decodes untrusted bytes safely (a bad image is a null codec or a failed result, never a dead process)
 /// and reports the size before any pixel is decoded, so oversized images are refused cheaply.
 /// </summary>
@@ -104,7 +105,7 @@ public sealed class ImagePreprocessor
             throw new InvalidImageException($"Raw image shape {source.Height}x{source.Width}x{source.Channels} is empty.");
         }
 
-        CheckSize(source.Width, source.Height);
+        ImageDecoder.CheckSize(source.Width, source.Height, _maxPixels);
         var expected = (long)source.Height * source.Width * 3;
         if (source.Data.Length != expected)
         {
@@ -129,59 +130,14 @@ public sealed class ImagePreprocessor
             rgba[j + 3] = 255;
         }
 
-        ResizeAndWrite(bitmap, destination);
+        using var resized = ImageDecoder.Resize(bitmap, _width, _height);
+        WriteTensor(resized.GetPixelSpan(), 4, destination);
     }
 
     private void ProcessEncoded(ReadOnlySpan<byte> bytes, Span<float> destination)
     {
-        if (bytes.IsEmpty)
-        {
-            throw new InvalidImageException("The image is empty (0 bytes).");
-        }
-
-        using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data)
-            ?? throw new InvalidImageException($"The image ({bytes.Length} bytes) is not a readable JPEG or PNG.");
-        var format = codec.EncodedFormat;
-        if (format is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png))
-        {
-            throw new InvalidImageException($"Image format {format} is not supported; send JPEG or PNG.");
-        }
-
-        var info = codec.Info;
-        CheckSize(info.Width, info.Height);
-        var decodeInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var bitmap = new SKBitmap(decodeInfo);
-        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
-        if (result != SKCodecResult.Success)
-        {
-            // IncompleteInput is a truncated file: refuse it rather than classify a half-grey frame.
-            throw new InvalidImageException($"The {format} image could not be decoded: {result}.");
-        }
-
-        if (info.Width == _width && info.Height == _height)
-        {
-            WriteTensor(bitmap.GetPixelSpan(), 4, destination);
-            return;
-        }
-
-        ResizeAndWrite(bitmap, destination);
-    }
-
-    private void ResizeAndWrite(SKBitmap bitmap, Span<float> destination)
-    {
-        var target = new SKImageInfo(_width, _height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        using var resized = bitmap.Resize(target, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None))
-            ?? throw new InvalidImageException($"The image could not be resized to {_width}x{_height}.");
-        WriteTensor(resized.GetPixelSpan(), 4, destination);
-    }
-
-    private void CheckSize(int width, int height)
-    {
-        if ((long)width * height > _maxPixels)
-        {
-            throw new InvalidImageException($"The image is {width}x{height}; at most {_maxPixels} pixels are accepted.") { TooLarge = true };
-        }
+        using var bitmap = ImageDecoder.DecodeResized(bytes, _width, _height, _maxPixels);
+        WriteTensor(bitmap.GetPixelSpan(), 4, destination);
     }
 
     private void WriteTensor(ReadOnlySpan<byte> pixels, int stride, Span<float> destination)

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace DfbNet.Training.Data;
 
 /// <summary>
-/// Builds input batches straight from the CIFAR bytes: resize, crop, flip and normalise are one bilinear sampling pass
+/// Builds input batches straight from the data set's bytes: resize, crop, flip and normalise are one bilinear sampling pass
 /// per image (PyTorch's align_corners=false convention), images in parallel, into one float buffer that becomes the
 /// batch tensor. The random choices are drawn in order from the caller's <see cref="Random"/> before the parallel part,
 /// so a batch depends only on that generator's state (exact resume).
@@ -11,7 +11,7 @@ namespace DfbNet.Training.Data;
 internal static class BatchBuilder
 {
     /// <summary>An augmented training batch [B, 3, crop, crop] and its labels [B].</summary>
-    public static (Tensor Images, Tensor Labels) Train(CifarDataset data, ReadOnlySpan<int> indices, InputRecipe recipe, Random random)
+    public static (Tensor Images, Tensor Labels) Train(ImageDataset data, ReadOnlySpan<int> indices, InputRecipe recipe, Random random)
     {
         var n = indices.Length;
         var size = recipe.CropSize;
@@ -33,13 +33,13 @@ internal static class BatchBuilder
         Parallel.For(0, n, i =>
         {
             var j = jobs[i];
-            Sample(data.Image(j.Index), j.H, j.W, j.Y, j.X, j.Flip, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane));
+            Sample(data.Image(j.Index), data.Side, j.H, j.W, j.Y, j.X, j.Flip, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane));
         });
         return (tensor(buffer, [n, 3, size, size]), tensor(labels));
     }
 
     /// <summary>Test-time inputs of images [start, start + count): resize to the test size, no crop, no flip.</summary>
-    public static (Tensor Images, Tensor Labels) Test(CifarDataset data, int start, int count, InputRecipe recipe)
+    public static (Tensor Images, Tensor Labels) Test(ImageDataset data, int start, int count, InputRecipe recipe)
     {
         var size = recipe.TestSize;
         var buffer = TestPixels(data, start, count, recipe);
@@ -53,23 +53,23 @@ internal static class BatchBuilder
     }
 
     /// <summary>The normalised test-time pixels (NCHW) of images [start, start + count), as stage 1 receives them.</summary>
-    public static float[] TestPixels(CifarDataset data, int start, int count, InputRecipe recipe)
+    public static float[] TestPixels(ImageDataset data, int start, int count, InputRecipe recipe)
     {
         var size = recipe.TestSize;
         var plane = size * size;
         var buffer = new float[count * 3 * plane];
         Parallel.For(0, count, i =>
-            Sample(data.Image(start + i), size, size, 0, 0, false, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane)));
+            Sample(data.Image(start + i), data.Side, size, size, 0, 0, false, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane)));
         return buffer;
     }
 
     /// <summary>
     /// Output pixel (i, j) of the crop is pixel (i + y, j' + x) of the source resized to h x w (j' = size-1-j when flipped),
-    /// sampled bilinearly from the 32x32 source.
+    /// sampled bilinearly from the <paramref name="side"/> x <paramref name="side"/> source (at h = w = side, no crop and
+    /// no flip, the source pixels themselves: an image folder stored at the test size reaches the network unresampled).
     /// </summary>
-    internal static void Sample(ReadOnlySpan<byte> image, int h, int w, int y, int x, bool flip, int size, InputRecipe recipe, Span<float> destination)
+    internal static void Sample(ReadOnlySpan<byte> image, int side, int h, int w, int y, int x, bool flip, int size, InputRecipe recipe, Span<float> destination)
     {
-        const int side = CifarDataset.Side;
         Span<int> x0 = stackalloc int[size];
         Span<int> x1 = stackalloc int[size];
         Span<float> wx = stackalloc float[size];

@@ -7,43 +7,68 @@ namespace DfbNet.Training.Data;
 /// </summary>
 public static class CifarReader
 {
+    /// <summary>Width and height of every CIFAR image.</summary>
+    public const int Side = 32;
+
+    public const string Cifar10Name = "CIFAR-10";
+
+    /// <summary>Where a folder may hold the CIFAR-10 files: in a cifar-10/ subfolder, itself, or the folder the official archive unpacks to.</summary>
+    public static IReadOnlyList<string> Cifar10Folders { get; } = ["cifar-10", "", "cifar-10-batches-bin"];
+
+    /// <summary>The CIFAR-10 test batch's file name.</summary>
+    public const string TestFile = "test_batch.bin";
+
     public static IReadOnlyList<string> Cifar10Classes { get; } =
         ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
     /// <summary>Reads one CIFAR-10 batch file.</summary>
-    /// <exception cref="InvalidDataException">The file is not a whole number of records or holds a label outside 0..9.</exception>
-    public static CifarDataset ReadCifar10(string path, IReadOnlyList<string>? classes = null) =>
-        Read(path, labelBytes: 1, labelOffset: 0, classCount: 10, classes ?? Cifar10Classes);
+    /// <exception cref="DatasetException">The file is missing, not a whole number of records, or holds a label outside 0..9.</exception>
+    public static ImageDataset ReadCifar10(string path, IReadOnlyList<string>? classes = null) =>
+        Read(path, labelBytes: 1, labelOffset: 0, classCount: 10, classes ?? Cifar10Classes, Cifar10Name);
 
     /// <summary>Reads one CIFAR-100 file with its fine (0..99) or coarse (0..19) labels.</summary>
-    public static CifarDataset ReadCifar100(string path, bool fine = true, IReadOnlyList<string>? classes = null) =>
+    public static ImageDataset ReadCifar100(string path, bool fine = true, IReadOnlyList<string>? classes = null) =>
         Read(path, labelBytes: 2, labelOffset: fine ? 1 : 0, classCount: fine ? 100 : 20,
-            classes ?? [.. Enumerable.Range(0, fine ? 100 : 20).Select(i => $"class{i}")]);
+            classes ?? [.. Enumerable.Range(0, fine ? 100 : 20).Select(i => $"class{i}")], "CIFAR-100");
 
     /// <summary>The 50,000 CIFAR-10 training images (data_batch_1..5.bin) of <paramref name="directory"/> (or its cifar-10 subfolder).</summary>
-    public static CifarDataset LoadCifar10Train(string directory)
+    public static ImageDataset LoadCifar10Train(string directory)
     {
         var dir = Cifar10Directory(directory);
-        IReadOnlyList<string> classes = (IReadOnlyList<string>?)ReadClassNames(Path.Combine(dir, "batches.meta.txt")) ?? Cifar10Classes;
+        var classes = Cifar10ClassNames(directory);
         var parts = Enumerable.Range(1, 5).Select(i => ReadCifar10(Path.Combine(dir, $"data_batch_{i}.bin"), classes)).ToList();
         return Concat(parts, classes, $"{dir}/data_batch_1..5.bin");
     }
 
     /// <summary>The 10,000 CIFAR-10 test images (test_batch.bin).</summary>
-    public static CifarDataset LoadCifar10Test(string directory)
+    public static ImageDataset LoadCifar10Test(string directory)
     {
         var dir = Cifar10Directory(directory);
-        IReadOnlyList<string> classes = (IReadOnlyList<string>?)ReadClassNames(Path.Combine(dir, "batches.meta.txt")) ?? Cifar10Classes;
-        return ReadCifar10(Path.Combine(dir, "test_batch.bin"), classes);
+        return ReadCifar10(Path.Combine(dir, TestFile), Cifar10ClassNames(directory));
     }
+
+    /// <summary>The first folder of <see cref="Cifar10Folders"/> under <paramref name="directory"/> that holds data_batch_1.bin or test_batch.bin, or null.</summary>
+    public static string? FindCifar10(string directory) =>
+        Cifar10Folders.Select(f => Path.Combine(directory, f))
+            .FirstOrDefault(d => File.Exists(Path.Combine(d, "data_batch_1.bin")) || File.Exists(Path.Combine(d, TestFile)));
+
+    /// <summary>The class names of batches.meta.txt beside the binaries, or the standard ten.</summary>
+    public static IReadOnlyList<string> Cifar10ClassNames(string directory) =>
+        (IReadOnlyList<string>?)ReadClassNames(Path.Combine(Cifar10Directory(directory), "batches.meta.txt")) ?? Cifar10Classes;
 
     private static string Cifar10Directory(string directory)
     {
+        if (FindCifar10(directory) is { } found)
+        {
+            return found;
+        }
+
+        // The binaries are missing: the first error then names the file that was expected where it was expected.
         var nested = Path.Combine(directory, "cifar-10");
         var dir = Directory.Exists(nested) ? nested : directory;
         if (!Directory.Exists(dir))
         {
-            throw new DirectoryNotFoundException($"CIFAR-10 folder {directory} does not exist (unpack it with /work/shared/data/unpack.sh DIR).");
+            throw new DatasetException($"CIFAR-10 folder {directory} does not exist (download the CIFAR-10 binary version from the CIFAR page of the University of Toronto and unpack it there).");
         }
 
         return dir;
@@ -54,7 +79,7 @@ public static class CifarReader
             ? File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToList()
             : null;
 
-    private static CifarDataset Concat(List<CifarDataset> parts, IReadOnlyList<string> classes, string source)
+    private static ImageDataset Concat(List<ImageDataset> parts, IReadOnlyList<string> classes, string source)
     {
         var pixels = new byte[parts.Sum(p => p.Pixels.Length)];
         var labels = new byte[parts.Sum(p => p.Count)];
@@ -67,44 +92,45 @@ public static class CifarReader
             labelOffset += part.Count;
         }
 
-        return new CifarDataset(pixels, labels, classes, source);
+        return new ImageDataset(Side, pixels, labels, classes, parts[0].Name, source);
     }
 
-    private static CifarDataset Read(string path, int labelBytes, int labelOffset, int classCount, IReadOnlyList<string> classes)
+    private static ImageDataset Read(string path, int labelBytes, int labelOffset, int classCount, IReadOnlyList<string> classes, string name)
     {
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"CIFAR file {path} does not exist.", path);
+            throw new DatasetException($"CIFAR file {path} does not exist.");
         }
 
         if (classes.Count != classCount)
         {
-            throw new InvalidDataException($"{classes.Count} class names for {path}, which has {classCount} classes.");
+            throw new DatasetException($"{classes.Count} class names for {path}, which has {classCount} classes.");
         }
 
         var bytes = File.ReadAllBytes(path);
-        var record = labelBytes + CifarDataset.ImageBytes;
+        const int imageBytes = 3 * Side * Side;
+        var record = labelBytes + imageBytes;
         if (bytes.Length == 0 || bytes.Length % record != 0)
         {
-            throw new InvalidDataException(
+            throw new DatasetException(
                 $"CIFAR file {path} has {bytes.Length} bytes, not a whole number of {record}-byte records (truncated or not a CIFAR-{(labelBytes == 1 ? 10 : 100)} binary file).");
         }
 
         var count = bytes.Length / record;
-        var pixels = new byte[count * CifarDataset.ImageBytes];
+        var pixels = new byte[count * imageBytes];
         var labels = new byte[count];
         for (var i = 0; i < count; i++)
         {
             var label = bytes[(i * record) + labelOffset];
             if (label >= classCount)
             {
-                throw new InvalidDataException($"CIFAR file {path}: record {i} has label {label}; expected 0..{classCount - 1}.");
+                throw new DatasetException($"CIFAR file {path}: record {i} has label {label}; expected 0..{classCount - 1}.");
             }
 
             labels[i] = label;
-            bytes.AsSpan((i * record) + labelBytes, CifarDataset.ImageBytes).CopyTo(pixels.AsSpan(i * CifarDataset.ImageBytes));
+            bytes.AsSpan((i * record) + labelBytes, imageBytes).CopyTo(pixels.AsSpan(i * imageBytes));
         }
 
-        return new CifarDataset(pixels, labels, classes, path);
+        return new ImageDataset(Side, pixels, labels, classes, name, path);
     }
 }

@@ -8,7 +8,7 @@ namespace DfbNet.Training.Evaluation;
 internal static class TorchInference
 {
     /// <summary>Logits of every exit for every image: result[s] holds N x classes values, row-major.</summary>
-    public static float[][] ExitLogits(DfbNetModel model, CifarDataset data, InputRecipe recipe, int batchSize = 500, bool mainOnly = false)
+    public static float[][] ExitLogits(DfbNetModel model, ImageDataset data, InputRecipe recipe, int batchSize = 500, bool mainOnly = false)
     {
         var exits = mainOnly ? 1 : model.ExitCount;
         var classes = model.Config.Classes;
@@ -42,23 +42,6 @@ internal static class TorchInference
     }
 
     /// <summary>Top-1 accuracy of each exit alone.</summary>
-    public static float[] Accuracy(float[][] logits, byte[] labels, int classes)
-    {
-        var accuracy = new float[logits.Length];
-        for (var s = 0; s < logits.Length; s++)
-        {
-            var correct = 0;
-            for (var i = 0; i < labels.Length; i++)
-            {
-                if (DfbNet.Core.ExitPolicy.ArgMax(logits[s].AsSpan(i * classes, classes)) == labels[i])
-                {
-                    correct++;
-                }
-            }
-
-            accuracy[s] = correct / (float)labels.Length;
-        }
-
-        return accuracy;
-    }
+    public static float[] Accuracy(float[][] logits, byte[] labels, int classes) =>
+        [.. logits.Select(l => (float)ExitEvaluation.Accuracy(l, labels, classes))];
 }

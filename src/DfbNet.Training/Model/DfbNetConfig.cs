@@ -130,6 +130,24 @@ public sealed record DfbNetConfig
         _ => throw new ArgumentException($"Unknown preset '{preset}'; expected paper, edge or tiny.", nameof(preset)),
     };
 
+    /// <summary>The smallest input side: three stride-2 groups leave Conv5_x one pixel.</summary>
+    public const int MinInputSize = 8;
+
+    /// <summary>
+    /// The same network for square inputs of <paramref name="size"/> (for example camera crops larger than CIFAR's):
+    /// the test size, crop and random-resize range scaled by size / <see cref="TestSize"/> and rounded, so the
+    /// augmentation keeps its proportions (edge at 64: 56 crops of images resized to 56..72).
+    /// </summary>
+    public DfbNetConfig WithInputSize(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, MinInputSize);
+        var scale = size / (double)TestSize;
+        int Scaled(int value) => (int)Math.Round(value * scale, MidpointRounding.AwayFromZero);
+
+        // Rounding keeps the order of crop <= scale range, so every random resize still holds a crop.
+        return this with { TestSize = size, CropSize = Scaled(CropSize), ScaleMin = Scaled(ScaleMin), ScaleMax = Scaled(ScaleMax) };
+    }
+
     /// <summary>Checks that branch points exist and lie in order, so stages are well defined.</summary>
     public void Validate()
     {

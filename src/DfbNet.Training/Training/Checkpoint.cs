@@ -46,7 +46,11 @@ public sealed class Checkpoint
 
     public required IReadOnlyList<string> Classes { get; init; }
 
+    /// <summary>The training images' source and split, for the manifest.</summary>
     public string? Dataset { get; set; }
+
+    /// <summary>The collection trained on (CIFAR-10, or the image folder's name); null in runs from before image folders, all CIFAR-10.</summary>
+    public string? DatasetName { get; set; }
 
     public TrainingPhase Phase { get; set; }
 

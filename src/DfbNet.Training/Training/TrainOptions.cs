@@ -1,3 +1,4 @@
+using DfbNet.Core.Manifest;
 using DfbNet.Training.Model;
 
 namespace DfbNet.Training.Training;
@@ -62,14 +63,23 @@ public sealed record TrainOptions
 
     public int Seed { get; init; } = 1;
 
-    /// <summary>Training images held out (seeded) for validation and threshold calibration.</summary>
+    /// <summary>CIFAR-10: training images held out (seeded) for validation and threshold calibration.</summary>
     public int ValidationCount { get; init; } = 5000;
+
+    /// <summary>An image folder without val/: the share of every class held out (seeded) for validation and calibration.</summary>
+    public double ValidationShare { get; init; } = DataSplit.DefaultShare;
+
+    /// <summary>An image folder without test/: the share of every class held out (seeded) for testing.</summary>
+    public double TestShare { get; init; } = DataSplit.DefaultShare;
 
     /// <summary>Intra-op threads of libtorch (0 leaves its default).</summary>
     public int Threads { get; init; }
 
     /// <summary>A progress line every this many batches.</summary>
     public int LogEvery { get; init; } = 50;
+
+    /// <summary>How this run splits its data (recorded in the exported manifest, so that eval and calibrate split alike).</summary>
+    public DataSplit Split() => new() { Seed = Seed, ValidationCount = ValidationCount, ValidationShare = ValidationShare, TestShare = TestShare };
 
     /// <summary>Default loss weights of the paper for a data set with <paramref name="classes"/> classes and M exits.</summary>
     public static IReadOnlyList<float> DefaultLossWeights(int classes, int exits)

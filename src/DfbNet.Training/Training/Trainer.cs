@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace DfbNet.Training.Training;
 
 /// <summary>The images a run uses: training (without the validation hold-out), validation, and optionally test.</summary>
-public sealed record TrainingData(CifarDataset Train, CifarDataset Validation, CifarDataset? Test);
+public sealed record TrainingData(ImageDataset Train, ImageDataset Validation, ImageDataset? Test);
 
 /// <summary>
 /// The paper's recipe: the baseline (main branch alone) from scratch, then the whole DFB-Net from the baseline's
@@ -101,6 +101,7 @@ public sealed class Trainer
                 Std = std,
                 Classes = data.Train.Classes,
                 Dataset = data.Train.Source,
+                DatasetName = data.Train.Name,
                 Phase = options.BaselineEpochs > 0 ? TrainingPhase.Baseline : TrainingPhase.Joint,
                 Command = Environment.CommandLine,
                 Machine = MachineDescription(),
@@ -192,9 +193,9 @@ public sealed class Trainer
         }
 
         // The validation split must be the one the baseline never trained on.
-        if (trained.Seed != options.Seed || trained.ValidationCount != options.ValidationCount)
+        if (trained.Split() != options.Split())
         {
-            throw new ArgumentException($"{folder} held out {trained.ValidationCount} validation images with seed {trained.Seed}; this run holds out {options.ValidationCount} with seed {options.Seed}. Use the same --seed and --validation.");
+            throw new ArgumentException($"{folder} split its data as {trained.Split()}; this run splits it as {options.Split()}. Use the same --seed, --validation, --validation-share and --test-share.");
         }
 
         using var baseline = source.LoadModel(folder);
@@ -218,6 +219,7 @@ public sealed class Trainer
             Std = source.Std,
             Classes = source.Classes,
             Dataset = source.Dataset ?? data.Train.Source,
+            DatasetName = source.DatasetName ?? data.Train.Name,
             Phase = options.JointEpochs > 0 ? TrainingPhase.Joint : TrainingPhase.Done,
             Command = $"{source.Command}; joint phase from that baseline: {Environment.CommandLine}",
             Machine = source.Machine,

@@ -5,9 +5,13 @@ namespace DfbNet.Training.Training;
 /// <summary>The default training options of each preset; command-line options override single fields.</summary>
 public static class TrainingRecipes
 {
-    public static TrainOptions For(string preset, int classes = 10)
+    /// <param name="preset">paper, edge or tiny.</param>
+    /// <param name="classes">Classes of the data set.</param>
+    /// <param name="inputSize">Square input side other than the preset's (its crop and scale range follow); null for the preset's.</param>
+    public static TrainOptions For(string preset, int classes = 10, int? inputSize = null)
     {
         var model = DfbNetConfig.FromPreset(preset, classes);
+        model = inputSize is { } size ? model.WithInputSize(size) : model;
         var weights = TrainOptions.DefaultLossWeights(classes, model.ExitCount);
         return preset switch
         {

@@ -1,25 +1,39 @@
 namespace DfbNet.Training.Data;
 
-/// <summary>CIFAR images as stored on disk: one byte per pixel, planar R, G, B planes of 32x32 per image.</summary>
-public sealed class CifarDataset
+/// <summary>
+/// Square RGB images in memory, laid out as CIFAR stores them: one byte per pixel, planar R, G, B planes of
+/// <see cref="Side"/> x <see cref="Side"/> per image, and one label byte per image (so at most 256 classes). CIFAR-10's
+/// images are 32x32; an image folder's are decoded and resized to the model's input size once, when loaded.
+/// </summary>
+public sealed class ImageDataset
 {
-    public const int Side = 32;
-    public const int ImageBytes = 3 * Side * Side;
+    /// <summary>The most classes a label byte can tell apart.</summary>
+    public const int MaxClasses = 256;
 
-    public CifarDataset(byte[] pixels, byte[] labels, IReadOnlyList<string> classes, string source)
+    public ImageDataset(int side, byte[] pixels, byte[] labels, IReadOnlyList<string> classes, string name, string source)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(side);
         ArgumentNullException.ThrowIfNull(pixels);
         ArgumentNullException.ThrowIfNull(labels);
-        if (pixels.Length != labels.Length * ImageBytes)
+        ArgumentNullException.ThrowIfNull(classes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(classes.Count, MaxClasses);
+        if (pixels.Length != labels.Length * 3L * side * side)
         {
-            throw new ArgumentException($"{pixels.Length} pixel bytes for {labels.Length} labels.", nameof(pixels));
+            throw new ArgumentException($"{pixels.Length} pixel bytes for {labels.Length} labels of {side}x{side} images.", nameof(pixels));
         }
 
+        Side = side;
         Pixels = pixels;
         Labels = labels;
         Classes = classes;
+        Name = name;
         Source = source;
     }
+
+    /// <summary>Width and height of every image.</summary>
+    public int Side { get; }
+
+    public int ImageBytes => 3 * Side * Side;
 
     public byte[] Pixels { get; }
 
@@ -27,17 +41,20 @@ public sealed class CifarDataset
 
     public IReadOnlyList<string> Classes { get; }
 
-    /// <summary>Where the images came from, for logs and the manifest.</summary>
+    /// <summary>The collection the images belong to (<c>CIFAR-10</c>, or an image folder's name), for the manifest.</summary>
+    public string Name { get; }
+
+    /// <summary>Where the images came from and which part of it they are, for logs and the manifest.</summary>
     public string Source { get; }
 
     public int Count => Labels.Length;
 
     public ReadOnlySpan<byte> Image(int index) => Pixels.AsSpan(index * ImageBytes, ImageBytes);
 
-    /// <summary>Image <paramref name="index"/> as interleaved RGB rows (HWC), the layout of raw frames; CIFAR stores planes.</summary>
+    /// <summary>Image <paramref name="index"/> as interleaved RGB rows (HWC), the layout of raw frames; the set stores planes.</summary>
     public byte[] ImageHwc(int index)
     {
-        const int plane = Side * Side;
+        var plane = Side * Side;
         var planar = Image(index);
         var hwc = new byte[3 * plane];
         for (var p = 0; p < plane; p++)
@@ -51,25 +68,26 @@ public sealed class CifarDataset
     }
 
     /// <summary>The images at <paramref name="indices"/>, in that order (a split or a slice).</summary>
-    public CifarDataset Subset(IReadOnlyList<int> indices, string source)
+    public ImageDataset Subset(IReadOnlyList<int> indices, string source)
     {
-        var pixels = new byte[indices.Count * ImageBytes];
+        var size = ImageBytes;
+        var pixels = new byte[indices.Count * size];
         var labels = new byte[indices.Count];
         for (var i = 0; i < indices.Count; i++)
         {
-            Image(indices[i]).CopyTo(pixels.AsSpan(i * ImageBytes));
+            Image(indices[i]).CopyTo(pixels.AsSpan(i * size));
             labels[i] = Labels[indices[i]];
         }
 
-        return new CifarDataset(pixels, labels, Classes, source);
+        return new ImageDataset(Side, pixels, labels, Classes, Name, source);
     }
 
-    public CifarDataset Take(int count) => count >= Count ? this : Subset([.. Enumerable.Range(0, count)], $"{Source}[0..{count})");
+    public ImageDataset Take(int count) => count >= Count ? this : Subset([.. Enumerable.Range(0, count)], $"{Source}[0..{count})");
 
     /// <summary>
     /// Splits off a seeded random validation set (held out of training), so calibration never sees test images.
     /// </summary>
-    public (CifarDataset Train, CifarDataset Validation) SplitValidation(int validationCount, int seed)
+    public (ImageDataset Train, ImageDataset Validation) SplitValidation(int validationCount, int seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(validationCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(validationCount, Count);
@@ -87,7 +105,7 @@ public sealed class CifarDataset
     {
         var mean = new float[3];
         var std = new float[3];
-        const int plane = Side * Side;
+        var plane = Side * Side;
         for (var c = 0; c < 3; c++)
         {
             long sum = 0;

@@ -1,0 +1,99 @@
+using SkiaSharp;
+
+namespace DfbNet.Runtime.Preprocessing;
+
+/// <summary>
+/// The decode and resize steps of <see cref="ImagePreprocessor"/>: a JPEG or PNG decoded with SkiaSharp, then resized
+/// bilinearly to the model's input size. Training decodes image folders through the same steps, so a training image
+/// and the same file sent as a frame reach the network as the same pixels.
+/// </summary>
+public static class ImageDecoder
+{
+    /// <summary>
+    /// Decodes <paramref name="bytes"/>, resizes it to <paramref name="width"/> x <paramref name="height"/>, and writes
+    /// its pixels as three planes (R, G, B) of bytes into <paramref name="destination"/> (3 * width * height bytes).
+    /// </summary>
+    /// <exception cref="InvalidImageException">The image is empty, corrupt, truncated, not JPEG or PNG, or larger than <paramref name="maxSourcePixels"/>.</exception>
+    public static void DecodePlanar(ReadOnlySpan<byte> bytes, int width, int height, long maxSourcePixels, Span<byte> destination)
+    {
+        var plane = width * height;
+        if (destination.Length < 3 * plane)
+        {
+            throw new ArgumentException($"Destination holds {destination.Length} bytes; {3 * plane} are needed.", nameof(destination));
+        }
+
+        using var bitmap = DecodeResized(bytes, width, height, maxSourcePixels);
+        var rgba = bitmap.GetPixelSpan();
+        for (int i = 0, p = 0; i < plane; i++, p += 4)
+        {
+            destination[i] = rgba[p];
+            destination[plane + i] = rgba[p + 1];
+            destination[(2 * plane) + i] = rgba[p + 2];
+        }
+    }
+
+    /// <summary>The image decoded to RGBA and resized to <paramref name="width"/> x <paramref name="height"/>; the caller disposes it.</summary>
+    internal static SKBitmap DecodeResized(ReadOnlySpan<byte> bytes, int width, int height, long maxSourcePixels)
+    {
+        var decoded = Decode(bytes, maxSourcePixels);
+        if (decoded.Width == width && decoded.Height == height)
+        {
+            return decoded;
+        }
+
+        using (decoded)
+        {
+            return Resize(decoded, width, height);
+        }
+    }
+
+    /// <summary>Bilinear resize (no mipmaps) of an RGBA bitmap; the caller disposes both.</summary>
+    internal static SKBitmap Resize(SKBitmap bitmap, int width, int height)
+    {
+        var target = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        return bitmap.Resize(target, new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.None))
+            ?? throw new InvalidImageException($"The image could not be resized to {width}x{height}.");
+    }
+
+    /// <exception cref="InvalidImageException">The image is wider times higher than <paramref name="maxPixels"/>.</exception>
+    internal static void CheckSize(int width, int height, long maxPixels)
+    {
+        if ((long)width * height > maxPixels)
+        {
+            throw new InvalidImageException($"The image is {width}x{height}; at most {maxPixels} pixels are accepted.") { TooLarge = true };
+        }
+    }
+
+    private static SKBitmap Decode(ReadOnlySpan<byte> bytes, long maxPixels)
+    {
+        if (bytes.IsEmpty)
+        {
+            throw new InvalidImageException("The image is empty (0 bytes).");
+        }
+
+        using var data = SKData.CreateCopy(bytes);
+        using var codec = SKCodec.Create(data)
+            ?? throw new InvalidImageException($"The image ({bytes.Length} bytes) is not a readable JPEG or PNG.");
+        var format = codec.EncodedFormat;
+        if (format is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png))
+        {
+            throw new InvalidImageException($"Image format {format} is not supported; send JPEG or PNG.");
+        }
+
+        // The size is known before any pixel is decoded, so an oversized image costs nothing.
+        var info = codec.Info;
+        CheckSize(info.Width, info.Height, maxPixels);
+        var decodeInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        var bitmap = new SKBitmap(decodeInfo);
+        var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
+        if (result != SKCodecResult.Success)
+        {
+            bitmap.Dispose();
+
+            // IncompleteInput is a truncated file: refuse it rather than classify a half-grey frame.
+            throw new InvalidImageException($"The {format} image could not be decoded: {result}.");
+        }
+
+        return bitmap;
+    }
+}
