@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DfbNet.Cli.Commands;
+using DfbNet.Training.Data;
 using DfbNet.Training.Native;
 
 var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
@@ -12,6 +13,7 @@ var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit m
     ExportCommand.Create(),
     EvalCommand.Create(),
     CalibrateCommand.Create(),
+    ImportCommand.Create(),
 };
 
 try
@@ -24,6 +26,12 @@ catch (LibTorchUnavailableException ex)
 {
     Console.Error.WriteLine($"dfbnet: {ex.Message} Training, export and synth --preset need TorchSharp; see docs/TRAINING.md.");
     return 3;
+}
+catch (DatasetException ex)
+{
+    // A --data folder or file that cannot be read: the message names it and says what was expected.
+    Console.Error.WriteLine($"dfbnet: {ex.Message}");
+    return 2;
 }
 catch (OperationCanceledException)
 {

@@ -53,6 +53,33 @@ public sealed class DocsCommandTests(CliServer server) : IClassFixture<CliServer
         }
     }
 
+    [Fact]
+    public void Docs_BringYourOwnModel_AnnotatedManifestLoads()
+    {
+        var docs = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "BRING-YOUR-OWN-MODEL.md"));
+        const string fence = "```jsonc\n";
+        var start = docs.IndexOf(fence, StringComparison.Ordinal) + fence.Length;
+        Assert.True(start >= fence.Length, "docs/BRING-YOUR-OWN-MODEL.md lost its annotated manifest");
+        var folder = Path.Combine(Path.GetTempPath(), "dfbnet-docs-manifest-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, Core.Manifest.ModelManifest.FileName), docs[start..docs.IndexOf("```", start, StringComparison.Ordinal)]);
+            foreach (var file in new[] { "stage1.onnx", "stage2.onnx", "stage3.onnx", "baseline.onnx" })
+            {
+                File.WriteAllBytes(Path.Combine(folder, file), []);
+            }
+
+            var manifest = Core.Manifest.ManifestLoader.LoadFolder(folder);
+            Assert.Equal(["image", "feature1", "feature2"], manifest.Stages.Select(s => s.Input));
+            Assert.Equal(Core.Manifest.DefaultPresets.Create(3).Presets, manifest.Thresholds.Presets);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

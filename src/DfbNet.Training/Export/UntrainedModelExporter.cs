@@ -45,7 +45,7 @@ public static class UntrainedModelExporter
                 Height = config.TestSize,
                 Normalization = SyntheticModelFolder.Cifar10Normalization(),
             },
-            Thresholds = ModelExporter.ExportPresets(m),
+            Thresholds = DefaultPresets.Create(m),
             Training = new TrainingInfo
             {
                 Command = string.Create(CultureInfo.InvariantCulture, $"dfbnet synth --preset {preset} --out {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)))}{(zeroWeights ? " --zero-weights" : "")} --seed {seed}"),
