@@ -11,10 +11,12 @@ public sealed class ExitPolicy
 
     /// <param name="thresholds">p_1..p_M.</param>
     /// <param name="preset">The name of the preset these thresholds are, or null for explicit ones.</param>
-    public ExitPolicy(IReadOnlyList<float> thresholds, string? preset = null)
+    /// <param name="refineRule">How refine mode answers once exits after the answering one have run (the model's).</param>
+    public ExitPolicy(IReadOnlyList<float> thresholds, string? preset = null, RefineRule refineRule = RefineRule.Fusion)
     {
         ArgumentNullException.ThrowIfNull(thresholds);
         Preset = preset;
+        RefineRule = refineRule;
         if (thresholds.Count == 0)
         {
             throw new ArgumentException("At least one exit threshold is required.", nameof(thresholds));
@@ -35,6 +37,9 @@ public sealed class ExitPolicy
 
     /// <summary>The preset's name; null for explicit thresholds.</summary>
     public string? Preset { get; }
+
+    /// <summary>The model's rule for refine mode's final answer.</summary>
+    public RefineRule RefineRule { get; }
 
     /// <summary>M, the number of exits.</summary>
     public int ExitCount => _thresholds.Length;

@@ -11,7 +11,8 @@ public sealed class FrameEvaluation
     private readonly TimeProvider _clock;
     private readonly long _startTimestamp;
     private readonly float[] _sum;
-    private bool _answered;
+    private readonly float[][] _exitProbabilities;
+    private int _answeredAt = -1;
 
     /// <param name="frameId">The client's id, copied into every event.</param>
     /// <param name="policy">Thresholds p_1..p_M.</param>
@@ -37,6 +38,7 @@ public sealed class FrameEvaluation
         _clock = clock;
         _startTimestamp = startTimestamp;
         _sum = new float[classCount];
+        _exitProbabilities = new float[policy.ExitCount][];
         Mode = mode;
         Budget = mode == InferenceMode.Full ? null : budget;
         AlwaysAnswer = alwaysAnswer;
@@ -136,7 +138,8 @@ public sealed class FrameEvaluation
             };
         }
 
-        return FinalFusion(ExitKind.BudgetCut, Prediction.From(MeanOfSum()), elapsed);
+        var running = Prediction.From(MeanOfSum());
+        return FinalFusion(ExitKind.BudgetCut, FinalAnswer(running), running, elapsed);
     }
 
     /// <summary>Takes the logits of the stage that just ran and appends its events (one, or two after the last exit).</summary>
@@ -156,6 +159,7 @@ public sealed class FrameEvaluation
         var stage = NextStage;
         var probabilities = new float[logits.Length];
         ExitPolicy.Softmax(logits, probabilities);
+        _exitProbabilities[stage] = probabilities;
         for (var k = 0; k < _sum.Length; k++)
         {
             _sum[k] += probabilities[k];
@@ -168,13 +172,13 @@ public sealed class FrameEvaluation
 
         ExitKind kind;
         var final = false;
-        if (_answered)
+        if (_answeredAt >= 0)
         {
             kind = ExitKind.Refinement;
         }
         else if (_policy.ShouldExit(stage, own.Confidence))
         {
-            _answered = true;
+            _answeredAt = stage;
             kind = ExitKind.EarlyExit;
             final = Mode == InferenceMode.FirstExit;
         }
@@ -206,20 +210,37 @@ public sealed class FrameEvaluation
 
         if (last)
         {
-            // No exit fired (first-exit), or refine/full ran them all: the answer is the mean over all M exits.
+            // No exit fired (the mean over all M exits, Algorithm 1), or refine/full ran them all.
             IsComplete = true;
-            events.Add(FinalFusion(ExitKind.Fused, running, time));
+            events.Add(FinalFusion(ExitKind.Fused, FinalAnswer(running), running, time));
         }
     }
 
-    /// <summary>The final event of a frame answered by the fusion of the exits computed (all M, or those before a budget cut).</summary>
-    private ExitEvent FinalFusion(ExitKind kind, Prediction fused, TimeSpan time) => new()
+    /// <summary>
+    /// The answer of a frame that ends after its exits so far: in refine mode, once an exit has answered, the policy's
+    /// <see cref="RefineRule"/> over them; otherwise (no exit sure, or full mode) their probability fusion.
+    /// </summary>
+    private Prediction FinalAnswer(Prediction runningFusion)
+    {
+        if (Mode != InferenceMode.Refine || _answeredAt < 0 || _policy.RefineRule == RefineRule.Fusion)
+        {
+            return runningFusion;
+        }
+
+        var answer = new float[_sum.Length];
+        RefineRules.Combine(_policy.RefineRule, new ArraySegment<float[]>(_exitProbabilities, 0, ExitsComputed), _answeredAt, answer);
+        return Prediction.From(answer);
+    }
+
+    /// <summary>The final event of a frame that ran all M exits or was cut by the budget: its answer (the fusion of the
+    /// exits computed, or refine mode's rule) and the running fusion.</summary>
+    private ExitEvent FinalFusion(ExitKind kind, Prediction answer, Prediction runningFusion, TimeSpan time) => new()
     {
         FrameId = FrameId,
         Exit = 0,
         Kind = kind,
-        Prediction = fused,
-        RunningFusion = fused,
+        Prediction = answer,
+        RunningFusion = runningFusion,
         ExitsComputed = ExitsComputed,
         IsFinal = true,
         ServerTime = time,

@@ -20,26 +20,33 @@ public sealed class MainBranchRunner : IDisposable
     private readonly long[] _inputShape;
     private readonly long[] _logitsShape;
     private readonly int _inputLength;
-    private readonly string[] _inputNames = [MainBranchComposer.InputName];
-    private readonly string[] _outputNames = [MainBranchComposer.LogitsName];
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
 
     /// <param name="modelFolder">The model folder.</param>
     /// <param name="manifest">Its manifest.</param>
     /// <param name="chain">The providers.</param>
     /// <param name="threads">ONNX Runtime intra-op threads; 0 for its default.</param>
     public MainBranchRunner(string modelFolder, ModelManifest manifest, ExecutionProviderChain chain, int threads)
+        : this(MainBranchComposer.Compose(modelFolder, manifest).ToByteArray(), MainBranchComposer.InputName, MainBranchComposer.LogitsName, manifest, chain, threads)
+    {
+    }
+
+    private MainBranchRunner(byte[] model, string inputName, string logitsName, ModelManifest manifest, ExecutionProviderChain chain, int threads)
     {
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(chain);
         _inputShape = [1, 3, manifest.Input.Height, manifest.Input.Width];
         _logitsShape = [1, manifest.Classes.Count];
         _inputLength = 3 * manifest.Input.Height * manifest.Input.Width;
+        _inputNames = [inputName];
+        _outputNames = [logitsName];
 
-        // The session API loads files: the composed main branch goes through a temporary one.
+        // The session API loads files: the model goes through a temporary one.
         var path = Path.Combine(Path.GetTempPath(), $"dfbnet-main-{Guid.NewGuid():N}.onnx");
         try
         {
-            File.WriteAllBytes(path, MainBranchComposer.Compose(modelFolder, manifest).ToByteArray());
+            File.WriteAllBytes(path, model);
             _session = chain.CreateSession(path, o =>
             {
                 if (threads > 0)
@@ -57,7 +64,7 @@ public sealed class MainBranchRunner : IDisposable
         {
             try
             {
-                _graph = new FixedBindingRun(_session, memory, stream, MainBranchComposer.InputName, _inputShape, MainBranchComposer.LogitsName, _logitsShape);
+                _graph = new FixedBindingRun(_session, memory, stream, inputName, _inputShape, logitsName, _logitsShape);
             }
             catch (GraphCaptureException ex)
             {
@@ -65,6 +72,15 @@ public sealed class MainBranchRunner : IDisposable
                 CaptureRefusal = ex.Message;
             }
         }
+    }
+
+    /// <summary>The model's baseline trained alone (manifest <c>baseline</c>), run the same way; null when it has none.</summary>
+    public static MainBranchRunner? ForBaseline(string modelFolder, ModelManifest manifest, ExecutionProviderChain chain, int threads)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return manifest.Baseline is { } baseline
+            ? new MainBranchRunner(File.ReadAllBytes(Path.Combine(modelFolder, baseline.File)), baseline.Input, baseline.LogitsOutput, manifest, chain, threads)
+            : null;
     }
 
     /// <summary>The provider it runs on, and whether it replays a captured graph.</summary>

@@ -15,6 +15,7 @@ public sealed class ModelPolicies
     private readonly int _exits;
     private readonly Dictionary<string, ExitPolicy> _presets;
     private readonly (double Load, ExitPolicy Policy)[] _ladder;
+    private readonly RefineRule _refineRule;
 
     public ModelPolicies(string model, ModelManifest manifest, IReadOnlyList<QualityRung> ladder, ILogger logger)
     {
@@ -22,7 +23,9 @@ public sealed class ModelPolicies
         ArgumentNullException.ThrowIfNull(ladder);
         _model = model;
         _exits = manifest.Stages.Count;
-        _presets = manifest.Thresholds.Presets.ToDictionary(p => p.Key, p => new ExitPolicy(p.Value, p.Key), StringComparer.Ordinal);
+        // The manifest validator has checked the name; absent means fusion.
+        _refineRule = RefineRules.TryParse(manifest.Thresholds.RefineRule, out var rule) ? rule : RefineRule.Fusion;
+        _presets = manifest.Thresholds.Presets.ToDictionary(p => p.Key, p => new ExitPolicy(p.Value, p.Key, _refineRule), StringComparer.Ordinal);
         Default = _presets[manifest.Thresholds.Default];
         var rungs = new List<(double, ExitPolicy)>();
         foreach (var rung in ladder.OrderBy(r => r.Load))
@@ -62,7 +65,7 @@ public sealed class ModelPolicies
                 }
             }
 
-            return new ExitPolicy(thresholds);
+            return new ExitPolicy(thresholds, refineRule: _refineRule);
         }
 
         if (string.IsNullOrEmpty(preset))

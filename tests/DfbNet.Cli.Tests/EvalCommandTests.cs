@@ -44,6 +44,49 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_OfAModelWithABaseline_PrintsItsOwnRow_WhoseErrorIsTheBaselinesOwn_AndGainsAreAgainstIt()
+    {
+        // The baseline: another network of the same input, here the composed main branch of a model with other weights.
+        var folder = Path.Combine(_root, "model");
+        var other = Path.Combine(_root, "other");
+        SyntheticModelFolder.Write(other, new SyntheticDfbNetOptions { InputSize = 32, Seed = 8 });
+        var otherManifest = DfbNet.Core.Manifest.ManifestLoader.LoadFolder(other);
+        File.WriteAllBytes(Path.Combine(folder, "baseline.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(MainBranchComposer.Compose(other, otherManifest)));
+        var manifest = DfbNet.Core.Manifest.ManifestLoader.LoadFolder(folder);
+        manifest.Baseline = new DfbNet.Core.Manifest.BaselineSpec { File = "baseline.onnx", Input = MainBranchComposer.InputName, LogitsOutput = MainBranchComposer.LogitsName, Description = "trained alone (test)" };
+        DfbNet.Core.Manifest.ManifestLoader.Save(manifest, folder);
+
+        // Direct computation: the server's preprocessor, one ONNX Runtime session, argmax against the labels.
+        int wrong;
+        using (var engine = DfbNet.Runtime.EarlyExitEngine.Load(folder, new DfbNet.Runtime.EngineOptions()))
+        using (var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Path.Combine(folder, "baseline.onnx")))
+        {
+            wrong = 0;
+            var pixels = new float[engine.Preprocessor.TensorLength];
+            for (var i = 0; i < CifarSlice.Count; i++)
+            {
+                engine.Preprocessor.Process(DfbNet.Runtime.Preprocessing.ImageSource.Raw(CifarSlice.Hwc(i), 32, 32), pixels);
+                using var x = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(pixels, [1, 3, 32, 32]);
+                using var run = new Microsoft.ML.OnnxRuntime.RunOptions();
+                using var outputs = session.Run(run, [MainBranchComposer.InputName], [x], [MainBranchComposer.LogitsName]);
+                wrong += DfbNet.Core.ExitPolicy.ArgMax(outputs[0].GetTensorDataAsSpan<float>()) == CifarSlice.Label(i) ? 0 : 1;
+            }
+        }
+
+        var (code, output) = await SynthCommandTests.RunCli("eval", "--model", folder, "--data", Path.Combine(_root, "data"), "--timing-images", "40", "--thresholds", "0.5,0.5,0");
+        Assert.True(code == 0, output);
+        Assert.Contains("Gains are against the baseline trained alone (trained alone (test))", output, StringComparison.Ordinal);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var baseline = Columns(lines.Single(l => l.StartsWith("baseline ", StringComparison.Ordinal)), "baseline");
+        var main = Columns(lines.Single(l => l.StartsWith("main branch (joint)", StringComparison.Ordinal)), "main branch (joint)");
+        var early = Columns(lines.Single(l => l.StartsWith("0.5,0.5,0", StringComparison.Ordinal)), "0.5,0.5,0");
+        Assert.Equal(Math.Round(100.0 * wrong / CifarSlice.Count, 2), baseline[0]);
+        Assert.Equal(1, baseline[4]);
+        Assert.InRange(early[4], ((baseline[1] - 0.0005) / (early[1] + 0.0005)) - 0.005, ((baseline[1] + 0.0005) / (early[1] - 0.0005)) + 0.005);
+        Assert.InRange(main[4], ((baseline[1] - 0.0005) / (main[1] + 0.0005)) - 0.005, ((baseline[1] + 0.0005) / (main[1] - 0.0005)) + 0.005);
+    }
+
+    [Fact]
     public async Task Bench_WithBatchSizes_TimesEachStageAtEachBatchSize()
     {
         var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "10", "--limit", "20", "--preset", "balanced", "--batch-sizes", "1,4");

@@ -42,6 +42,10 @@ public sealed class ManifestValidationTests : IDisposable
         { "$.stages = []", "stages" },
         { "$.stages[0].file = '../escape.onnx'", "stages[0].file" },
         { "$.accuracy = {'exits': [0.5]}", "accuracy.exits" },
+        { "$.thresholds.refineRule = 'mean'", "thresholds.refineRule" },
+        { "$.baseline = {'file': 'baseline.onnx', 'input': 'image', 'logitsOutput': 'logits'}", "baseline.file" },
+        { "$.baseline = {'file': '../stage1.onnx', 'input': 'image', 'logitsOutput': 'logits'}", "baseline.file" },
+        { "$.baseline = {'file': 'stage1.onnx', 'input': '', 'logitsOutput': 'logits'}", "baseline.input" },
     };
 
     [Theory]

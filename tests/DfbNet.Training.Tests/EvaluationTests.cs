@@ -1,3 +1,4 @@
+using DfbNet.Core;
 using DfbNet.Training.Data;
 using DfbNet.Training.Evaluation;
 using DfbNet.Training.Model;
@@ -164,5 +165,79 @@ public sealed class EvaluationTests
         Assert.Equal(0, balanced.Result.Error, 12);
         Assert.Equal(0.9, balanced.Result.ExitRatio[0], 12);
         Assert.Equal(1 + 0.1 + 0.1, balanced.Cost, 9);
+    }
+
+    /// <summary>
+    /// 100 images, 3 exits, 10 classes, built so that the rules disagree: exit 1 is sure on images 0..59 (right on 0..49,
+    /// wrong on 50..59) and unsure elsewhere, exit 2 is right on every image and sure on 60..89 only, exit 3 is fairly
+    /// sure and wrong on 0..29 and 90..99, right elsewhere.
+    /// </summary>
+    private static ExitEvaluation RefineCase()
+    {
+        const int n = 100;
+        var labels = Enumerable.Range(0, n).Select(i => (byte)(i % 10)).ToArray();
+        float[] exit1 = new float[n * 10], exit2 = new float[n * 10], exit3 = new float[n * 10];
+        static void Put(float[] logits, int i, int cls, float z) => logits[(i * 10) + cls] = z;
+        for (var i = 0; i < n; i++)
+        {
+            int y = labels[i], other = (y + 1) % 10;
+            Put(exit1, i, i < 50 || i >= 90 ? y : other, i < 60 ? 8f : 1f);
+            Put(exit2, i, y, i is >= 60 and < 90 ? 8f : 1.5f);
+            Put(exit3, i, i < 30 || i >= 90 ? other : y, 3f);
+        }
+
+        return new ExitEvaluation([exit1, exit2, exit3], labels, 10);
+    }
+
+    [Fact]
+    public void Modes_ScoreFirstExitRefineFullAndEachEventKind()
+    {
+        var evaluation = RefineCase();
+        float[] thresholds = [0.9f, 0.9f, 0f];
+        var modes = evaluation.EvaluateModes(thresholds);
+        Assert.Equal(1 - evaluation.Evaluate(thresholds).Error, modes.FirstExit, 12);
+        Assert.Equal(1.0, modes.Answered, 12);
+        Assert.Equal(0.8, modes.EarlyExit, 12);
+        Assert.True(double.IsNaN(modes.Fused));
+
+        // Exit 2's own answer on the 60 images exit 1 answered: all right; exit 3's on the 90 answered before it: 60 of 90.
+        Assert.Equal(1.0, modes.Refinement[1], 12);
+        Assert.Equal(60 / 90.0, modes.Refinement[2], 12);
+        Assert.Equal(modes.Refine[RefineRule.Deepest], 1 - evaluation.Evaluate([1f, 1f, 0f]).Error, 12);
+    }
+
+    [Fact]
+    public void RefineRule_IsChosenSoThatRefineIsAtLeastAsAccurateAsFirstExitAtEveryPreset()
+    {
+        var evaluation = RefineCase();
+        float[][] presets = [[0.9f, 0.9f, 0f], [0.99f, 0.9f, 0f], [1f, 1f, 0f]];
+        var (rule, worst) = ThresholdCalibrator.ChooseRefineRule(evaluation, presets);
+        foreach (var preset in presets)
+        {
+            var modes = evaluation.EvaluateModes(preset);
+            Assert.True(modes.Refine[rule] >= modes.FirstExit - 1e-12, $"{RefineRules.Name(rule)} at {string.Join(",", preset)}: {modes.Refine[rule]} < {modes.FirstExit}");
+        }
+
+        // The chosen rule is the best at its worst preset, and a rule that loses somewhere was not chosen.
+        Assert.Equal(worst.Values.Max(), worst[rule], 12);
+        Assert.True(worst[rule] >= 0);
+        Assert.Contains(worst, p => p.Value < 0);
+    }
+
+    [Fact]
+    public void Calibration_WithABaseline_HoldsTheDefaultToTheBaselinesAccuracy()
+    {
+        var (logits, labels) = TinyLogits();
+        var evaluation = new ExitEvaluation(logits, labels, 10);
+        double[] cost = [4, 3, 2];
+        var main = evaluation.ExitAccuracy(2);
+        var plain = ThresholdCalibrator.Calibrate(evaluation, cost, 6);
+        var stricter = ThresholdCalibrator.Calibrate(evaluation, cost, 6, referenceAccuracy: main + 0.05);
+        Assert.Equal(main, plain.ReferenceAccuracy, 12);
+        Assert.Equal(main + 0.05, stricter.ReferenceAccuracy, 12);
+        var balanced = stricter.Presets[ThresholdCalibrator.Balanced].Result;
+        var accurate = stricter.Presets[ThresholdCalibrator.Accurate].Result;
+        Assert.True(1 - balanced.Error >= main + 0.05 - 1e-12 || balanced.Thresholds.SequenceEqual(accurate.Thresholds));
+        Assert.True(stricter.Presets[ThresholdCalibrator.Balanced].Cost >= plain.Presets[ThresholdCalibrator.Balanced].Cost);
     }
 }

@@ -83,6 +83,35 @@ public sealed class ExportParityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Baseline_ExportsAsOneGraphBesideTheStages_ThatComputesTheBaselinesMainBranch()
+    {
+        var (model, checkpoint) = TrainedTiny();
+        using var _ = model;
+        random.manual_seed(12);
+        using var baseline = new DfbNetModel(checkpoint.Options.Model);
+        baseline.eval();
+        var folder = TestData.TempFolder("export-baseline");
+        var manifest = ModelExporter.Export(model, checkpoint, folder, baseline: baseline);
+        Assert.Equal("baseline.onnx", manifest.Baseline!.File);
+        Assert.True(File.Exists(Path.Combine(folder, "baseline.onnx")));
+        Assert.Equal(DfbNetModel.Count(baseline.MainParameters()), manifest.Baseline.Parameters);
+        Assert.True(manifest.Baseline.Flops > 0 && manifest.Baseline.Flops < manifest.Stages.Sum(s => s.Flops));
+        Assert.NotNull(ManifestLoader.LoadFolder(folder).Baseline);
+
+        var input = BatchBuilder.TestPixels(TestData.Slice(), 0, 8, checkpoint.Recipe());
+        using var session = new InferenceSession(Path.Combine(folder, manifest.Baseline.File));
+        using var x = OrtValue.CreateTensorValueFromMemory(input, [8, 3, 16, 16]);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [manifest.Baseline.Input], [x], [manifest.Baseline.LogitsOutput]);
+        var ort = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        using var scope = NewDisposeScope();
+        var expected = baseline.ForwardMain(tensor(input, [8, 3, 16, 16])).data<float>().ToArray();
+        var joint = model.ForwardMain(tensor(input, [8, 3, 16, 16])).data<float>().ToArray();
+        Assert.True(MaxDiff(ort, expected) <= Tolerance);
+        Assert.True(MaxDiff(ort, joint) > 1e-3, "the baseline is its own network, not the DFB-Net's main branch");
+    }
+
+    [Fact]
     public void Manifest_CarriesNormalisationClassesCostsAndAccuracy()
     {
         var (model, checkpoint) = TrainedTiny();
@@ -97,7 +126,7 @@ public sealed class ExportParityTests(ITestOutputHelper output)
         Assert.Equal(DfbNetModel.Count(model.parameters()), manifest.Stages.Sum(s => s.Parameters));
         Assert.All(manifest.Stages, s => Assert.True(s.Flops > 0));
         Assert.Equal([0.1f, 0.2f, 0.3f], manifest.Accuracy!.Exits!);
-        Assert.Equal([1f, 1f, 0f], manifest.Thresholds.Presets[ModelExporter.MainPreset]);
+        Assert.Equal([1f, 1f, 0f], manifest.Thresholds.Presets[DefaultPresets.Main]);
         Assert.False(manifest.Untrained);
     }
 

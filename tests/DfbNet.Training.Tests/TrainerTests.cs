@@ -174,6 +174,61 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void Run_KeepsTheBaselineAsItWasBeforeTheJointPhase_AndARunFromABaselineKeepsThatOne()
+    {
+        var data = Data();
+        var baselineDir = TestData.TempFolder("kept-baseline-only");
+        new Trainer(baselineDir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 0), data, resume: false);
+        var dir = TestData.TempFolder("kept-baseline");
+        var run = new Trainer(dir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 1), data, resume: false);
+
+        using var scope = NewDisposeScope();
+        random.manual_seed(5);
+        var x = randn(3, 3, 16, 16);
+        using var alone = Checkpoint.Load(baselineDir).LoadBaseline(baselineDir)!;
+        using var kept = run.LoadBaseline(dir)!;
+        using var joint = run.LoadModel(dir);
+
+        // Same seed, same baseline epoch: the kept baseline is the baseline-only run's, and joint training moved the trunk.
+        Assert.True(kept.ForwardMain(x).allclose(alone.ForwardMain(x), rtol: 0, atol: 0));
+        Assert.False(joint.ForwardMain(x).allclose(kept.ForwardMain(x), rtol: 0, atol: 1e-6));
+        Assert.NotNull(run.BaselineValidationAccuracy);
+
+        var fromDir = TestData.TempFolder("kept-from-baseline");
+        var from = new Trainer(fromDir, _ => { }).Run(TinyOptions(jointEpochs: 1), data, resume: false, fromBaseline: baselineDir);
+        using var fromKept = from.LoadBaseline(fromDir)!;
+        Assert.True(fromKept.ForwardMain(x).allclose(alone.ForwardMain(x), rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void BranchGradientScale_LeavesForwardValuesAndScalesOnlyTheTrunkGradientOfTheSideExits()
+    {
+        using var scope = NewDisposeScope();
+        random.manual_seed(6);
+        using var model = new DfbNetModel(DfbNetConfig.Tiny());
+        model.train();
+        var x = randn(4, 3, 16, 16);
+        var y = tensor(new long[] { 0, 1, 2, 3 });
+        var stem = model.Segments[0].Stem!.weight!;
+
+        // The side exits' loss alone (the main exit weighted 0): its gradient on the stem is scaled, on the side heads not.
+        (Tensor Stem, Tensor Head, float[] Logits) Gradients(double scale)
+        {
+            model.BranchGradientScale = scale;
+            model.zero_grad();
+            var logits = model.forward(x);
+            Trainer.WeightedLoss(logits, y, [1f, 1f, 0f]).backward();
+            return (stem.grad!.clone(), model.Heads[0].Classifier.weight!.grad!.clone(), logits[0].detach().data<float>().ToArray());
+        }
+
+        var full = Gradients(1);
+        var quarter = Gradients(0.25);
+        Assert.Equal(full.Logits, quarter.Logits);
+        Assert.True(quarter.Head.allclose(full.Head, rtol: 1e-5, atol: 1e-7));
+        Assert.True(quarter.Stem.allclose(full.Stem.mul(0.25), rtol: 1e-4, atol: 1e-7));
+    }
+
+    [Fact]
     public void JointPhase_FromBaseline_RefusesAnotherMainBranchSplitOrARunPastItsBaseline()
     {
         var data = Data();

@@ -11,6 +11,10 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace DfbNet.Cli.Evaluation;
 
+/// <summary>Refine mode under one budget: accuracy of the final answers, their mean server time, the shares cut by the
+/// budget and left without an answer, and the mean number of exits run.</summary>
+internal sealed record AnytimePoint(double Accuracy, double MeanMs, double Cut, double Unanswered, double MeanExits);
+
 /// <summary>
 /// Runs a model folder through ONNX Runtime exactly as the server does: the server's preprocessor (manifest
 /// normalisation), then the stage sessions on the execution provider chain. Also times batch-1 inference per image,
@@ -21,6 +25,7 @@ internal sealed class OrtModelRunner : IDisposable
 {
     private readonly EarlyExitEngine _engine;
     private readonly MainBranchRunner _main;
+    private readonly MainBranchRunner? _baseline;
     private readonly Lazy<EarlyExitEngine> _batchEngine;
 
     /// <param name="modelFolder">The model.</param>
@@ -43,6 +48,7 @@ internal sealed class OrtModelRunner : IDisposable
         _batchEngine = new Lazy<EarlyExitEngine>(() => _engine.CapturesGraphs ? EarlyExitEngine.Load(modelFolder, options.WithProviders(chain.WithoutGraphCapture())) : _engine);
 
         _main = new MainBranchRunner(_engine.Folder, _engine.Manifest, chain, threads);
+        _baseline = MainBranchRunner.ForBaseline(_engine.Folder, _engine.Manifest, chain, threads);
         if (_main.CaptureRefusal is { } refusal)
         {
             Console.Error.WriteLine($"The main branch alone could not be captured as a graph; it runs without: {refusal}");
@@ -59,22 +65,26 @@ internal sealed class OrtModelRunner : IDisposable
     /// <summary>The provider the main branch alone runs on.</summary>
     public string MainBranchProvider => _main.Provider;
 
+    /// <summary>Whether the model folder holds the baseline trained alone (manifest <c>baseline</c>).</summary>
+    public bool HasBaseline => _baseline is not null;
+
     /// <summary>Stage 1 inputs of images [start, start+count) through the server's preprocessor.</summary>
-    public float[] Preprocess(CifarDataset data, int start, int count)
+    /// <param name="data">The images.</param>
+    /// <param name="start">The first.</param>
+    /// <param name="count">How many.</param>
+    /// <param name="encoding">How each travels as a frame (raw pixels when null); encoded frames are decoded as the server decodes them.</param>
+    public float[] Preprocess(ImageDataset data, int start, int count, FrameEncoding? encoding = null)
     {
         var pre = _engine.Preprocessor;
         var length = pre.TensorLength;
         var buffer = new float[count * length];
-        Parallel.For(0, count, i =>
-        {
-            var hwc = data.ImageHwc(start + i);
-            pre.Process(ImageSource.Raw(hwc, CifarDataset.Side, CifarDataset.Side), buffer.AsSpan(i * length, length));
-        });
+        encoding ??= FrameEncoding.Raw;
+        Parallel.For(0, count, i => pre.Process(encoding.Source(data.ImageHwc(start + i), data.Side), buffer.AsSpan(i * length, length)));
         return buffer;
     }
 
     /// <summary>Logits of every exit for every image (batched; all stages run).</summary>
-    public float[][] ExitLogits(CifarDataset data, int batchSize = 250)
+    public float[][] ExitLogits(ImageDataset data, int batchSize = 250, FrameEncoding? encoding = null)
     {
         var engine = _batchEngine.Value;
         var k = Classes;
@@ -83,14 +93,14 @@ internal sealed class OrtModelRunner : IDisposable
         for (var start = 0; start < data.Count; start += batchSize)
         {
             var n = Math.Min(batchSize, data.Count - start);
-            engine.RunAllExits(Preprocess(data, start, n), n, [.. logits.Select(l => l.Slice(start * k, n * k))], batchSize);
+            engine.RunAllExits(Preprocess(data, start, n, encoding), n, [.. logits.Select(l => l.Slice(start * k, n * k))], batchSize);
         }
 
         return result;
     }
 
     /// <summary>Milliseconds per image of each stage alone at each batch size (the engine's host path), for what batching buys.</summary>
-    public double[][] TimeStagesByBatch(CifarDataset data, IReadOnlyList<int> batchSizes, int runs)
+    public double[][] TimeStagesByBatch(ImageDataset data, IReadOnlyList<int> batchSizes, int runs)
     {
         var engine = _batchEngine.Value;
         var largest = batchSizes.Max();
@@ -172,6 +182,38 @@ internal sealed class OrtModelRunner : IDisposable
         return [.. total.Select((t, s) => t / runs[s])];
     }
 
+    /// <summary>
+    /// Images [0, count) one at a time through the engine in refine mode under <paramref name="budget"/>, from the raw
+    /// pixels (preprocessing inside the budget, as the server counts it); the final answers scored.
+    /// </summary>
+    public async Task<AnytimePoint> RunWithBudgetAsync(ImageDataset data, int count, ExitPolicy policy, TimeSpan budget, CancellationToken cancellationToken = default)
+    {
+        int correct = 0, cut = 0, unanswered = 0;
+        double totalMs = 0, exits = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var request = new FrameRequest("a", ImageSource.Raw(data.ImageHwc(i), data.Side, data.Side), policy, InferenceMode.Refine, budget, Stopwatch.GetTimestamp());
+            ExitEvent? last = null;
+            await foreach (var e in _engine.ClassifyAsync(request, cancellationToken))
+            {
+                last = e;
+            }
+
+            if (last is null || !last.IsFinal)
+            {
+                throw new InvalidOperationException($"Image {i} ended without a final event.");
+            }
+
+            totalMs += last.ServerTime.TotalMilliseconds;
+            exits += last.ExitsComputed;
+            cut += last.Kind == ExitKind.BudgetCut ? 1 : 0;
+            unanswered += last.Prediction is null ? 1 : 0;
+            correct += last.Prediction is { } p && p.ClassIndex == data.Labels[i] ? 1 : 0;
+        }
+
+        return new AnytimePoint(correct / (double)count, totalMs / count, cut / (double)count, unanswered / (double)count, exits / count);
+    }
+
     /// <summary>Milliseconds of preprocessed image <paramref name="index"/> through the engine's first-exit path.</summary>
     /// <param name="frame">A buffer of one image's bytes, reused across calls.</param>
     private async Task<double> TimeFrameAsync(float[] inputs, int index, ExitPolicy policy, byte[] frame, CancellationToken cancellationToken)
@@ -190,7 +232,32 @@ internal sealed class OrtModelRunner : IDisposable
     }
 
     /// <summary>Per-image milliseconds at batch 1 of the main branch alone.</summary>
-    public LatencySample TimeMainBranch(float[] inputs, int count)
+    public LatencySample TimeMainBranch(float[] inputs, int count) => Time(_main, inputs, count);
+
+    /// <summary>Per-image milliseconds at batch 1 of the baseline trained alone.</summary>
+    public LatencySample TimeBaseline(float[] inputs, int count) => Time(_baseline ?? throw new InvalidOperationException("The model has no baseline."), inputs, count);
+
+    /// <summary>The baseline's logits (N x classes) of every image, at batch 1 through the server's preprocessor.</summary>
+    public float[] BaselineLogits(ImageDataset data, FrameEncoding? encoding = null)
+    {
+        var baseline = _baseline ?? throw new InvalidOperationException("The model has no baseline.");
+        var length = _engine.Preprocessor.TensorLength;
+        var logits = new float[data.Count * Classes];
+        const int chunk = 500;
+        for (var start = 0; start < data.Count; start += chunk)
+        {
+            var n = Math.Min(chunk, data.Count - start);
+            var inputs = Preprocess(data, start, n, encoding);
+            for (var i = 0; i < n; i++)
+            {
+                baseline.Run(inputs.AsMemory(i * length, length), logits.AsMemory((start + i) * Classes, Classes));
+            }
+        }
+
+        return logits;
+    }
+
+    private LatencySample Time(MainBranchRunner runner, float[] inputs, int count)
     {
         var length = _engine.Preprocessor.TensorLength;
         var logits = new float[Classes];
@@ -198,14 +265,14 @@ internal sealed class OrtModelRunner : IDisposable
         // The first runs warm it up (and capture a graph where there is one): they are not samples.
         for (var i = 0; i < 3; i++)
         {
-            _main.Run(inputs.AsMemory(0, length), logits);
+            runner.Run(inputs.AsMemory(0, length), logits);
         }
 
         var times = new double[count];
         for (var i = 0; i < count; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            _main.Run(inputs.AsMemory(i * length, length), logits);
+            runner.Run(inputs.AsMemory(i * length, length), logits);
             times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
@@ -215,6 +282,7 @@ internal sealed class OrtModelRunner : IDisposable
     public void Dispose()
     {
         _main.Dispose();
+        _baseline?.Dispose();
         if (_batchEngine.IsValueCreated && !ReferenceEquals(_batchEngine.Value, _engine))
         {
             _batchEngine.Value.Dispose();

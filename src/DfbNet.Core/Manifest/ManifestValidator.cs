@@ -150,6 +150,34 @@ public static class ManifestValidator
             }
         }
 
+        if (manifest.Baseline is { } baseline)
+        {
+            if (string.IsNullOrWhiteSpace(baseline.File) || Path.IsPathRooted(baseline.File) || baseline.File.Split('/', '\\').Contains(".."))
+            {
+                Fail("baseline.file", $"'{baseline.File}' must be a file inside the model folder");
+            }
+
+            if (modelFolder is not null && !File.Exists(Path.Combine(modelFolder, baseline.File)))
+            {
+                Fail("baseline.file", $"'{baseline.File}' does not exist in {modelFolder}");
+            }
+
+            if (string.IsNullOrWhiteSpace(baseline.Input))
+            {
+                Fail("baseline.input", "is empty");
+            }
+
+            if (string.IsNullOrWhiteSpace(baseline.LogitsOutput))
+            {
+                Fail("baseline.logitsOutput", "is empty");
+            }
+        }
+
+        if (manifest.Thresholds?.RefineRule is { } rule && !RefineRules.TryParse(rule, out _))
+        {
+            Fail("thresholds.refineRule", $"'{rule}' is not a refine rule; expected one of {RefineRules.Names}");
+        }
+
         var thresholds = manifest.Thresholds;
         if (thresholds?.Presets is null || thresholds.Presets.Count == 0)
         {

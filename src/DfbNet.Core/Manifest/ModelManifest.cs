@@ -32,6 +32,12 @@ public sealed class ModelManifest
 
     public ThresholdSpec Thresholds { get; set; } = new();
 
+    /// <summary>
+    /// The baseline network trained alone (the paper's comparison), optional: one ONNX graph from the image to the
+    /// logits. Not served; <c>dfbnet eval</c> and <c>dfbnet calibrate</c> measure accuracy and gains against it.
+    /// </summary>
+    public BaselineSpec? Baseline { get; set; }
+
     public TrainingInfo? Training { get; set; }
 
     public AccuracyInfo? Accuracy { get; set; }
@@ -81,6 +87,24 @@ public sealed class StageSpec
     public long Parameters { get; set; }
 }
 
+/// <summary>The baseline network: same input as stage 1 (its name <see cref="Input"/>), logits of all classes.</summary>
+public sealed class BaselineSpec
+{
+    /// <summary>ONNX file, relative to the model folder.</summary>
+    public string File { get; set; } = "";
+
+    public string Input { get; set; } = "";
+
+    public string LogitsOutput { get; set; } = "";
+
+    /// <summary>How it was trained (for example "main branch alone, 24 epochs").</summary>
+    public string? Description { get; set; }
+
+    public long Flops { get; set; }
+
+    public long Parameters { get; set; }
+}
+
 public sealed class ThresholdSpec
 {
     /// <summary>The preset used when a request names none.</summary>
@@ -89,6 +113,12 @@ public sealed class ThresholdSpec
     /// <summary>Named per-exit thresholds p_1..p_M, each in [0, 1].</summary>
     [JsonPropertyName("presets")]
     public Dictionary<string, float[]> Presets { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Refine mode's final answer for a frame an exit has answered (<see cref="DfbNet.Core.RefineRules"/>: fusion,
+    /// fusion-from-answer, deepest, confidence-weighted, most-confident); absent means fusion. Calibration chooses it.
+    /// </summary>
+    public string? RefineRule { get; set; }
 }
 
 public sealed class TrainingInfo
@@ -104,15 +134,42 @@ public sealed class TrainingInfo
     public double? DurationSeconds { get; set; }
 
     public string? Notes { get; set; }
+
+    /// <summary>How the training data was split; <c>dfbnet eval</c> and <c>dfbnet calibrate</c> split it the same way.</summary>
+    public DataSplit? Split { get; set; }
+}
+
+/// <summary>
+/// How a data folder is split into training, validation and test images. CIFAR-10 holds out
+/// <see cref="ValidationCount"/> of its 50,000 training images (its test images are test_batch.bin); an image folder
+/// without val/ or test/ subfolders holds out those shares of every class. Every random choice follows <see cref="Seed"/>.
+/// </summary>
+public sealed record DataSplit
+{
+    public const double DefaultShare = 0.1;
+
+    public int Seed { get; init; } = 1;
+
+    /// <summary>CIFAR-10: training images held out for validation and threshold calibration.</summary>
+    public int ValidationCount { get; init; } = 5000;
+
+    /// <summary>An image folder without val/: the share of every class held out for validation and calibration.</summary>
+    public double ValidationShare { get; init; } = DefaultShare;
+
+    /// <summary>An image folder without test/: the share of every class held out for testing.</summary>
+    public double TestShare { get; init; } = DefaultShare;
 }
 
 public sealed class AccuracyInfo
 {
-    /// <summary>The split the figures were measured on (for example <c>cifar10-test</c>).</summary>
+    /// <summary>The split the figures were measured on (for example <c>CIFAR-10 test</c>).</summary>
     public string? Dataset { get; set; }
 
     /// <summary>Top-1 accuracy of each exit alone, exit 1..M.</summary>
     public float[]? Exits { get; set; }
+
+    /// <summary>Top-1 accuracy of the baseline trained alone (null without one).</summary>
+    public float? Baseline { get; set; }
 
     /// <summary>Top-1 accuracy per preset name.</summary>
     public Dictionary<string, float>? Presets { get; set; }

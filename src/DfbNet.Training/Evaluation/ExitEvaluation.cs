@@ -14,6 +14,16 @@ public sealed record ExitResult(float[] Thresholds, double Error, double[] ExitR
     public double ExpectedCost(IReadOnlyList<double> stageCost) => StageReach.Select((r, s) => r * stageCost[s]).Sum();
 }
 
+/// <summary>Accuracy of each mode's final answer and of each kind of event, for one threshold set.</summary>
+/// <param name="FirstExit">First-exit mode (Algorithm 1).</param>
+/// <param name="Refine">Refine mode without a budget (every exit runs), per refine rule.</param>
+/// <param name="Full">Full mode: the fusion of all M exits for every image.</param>
+/// <param name="EarlyExit">The answering exit's own prediction, over the images some exit answered (NaN if none).</param>
+/// <param name="Refinement">Exit s's own prediction over the images answered before exit s (index s; NaN where none).</param>
+/// <param name="Fused">The fusion of all exits over the images no exit answered (NaN if none).</param>
+/// <param name="Answered">Fraction of images some exit answered.</param>
+public sealed record ModeAccuracy(double FirstExit, IReadOnlyDictionary<RefineRule, double> Refine, double Full, double EarlyExit, double[] Refinement, double Fused, double Answered);
+
 /// <summary>
 /// Algorithm 1 over precomputed exit outputs, through <see cref="ExitPolicy.Decide"/>: the same decision the server
 /// makes per frame, applied to a whole data set at once.
@@ -66,6 +76,80 @@ public sealed class ExitEvaluation
         }
 
         return correct / (double)Count;
+    }
+
+    /// <summary>Top-1 accuracy of one network's logits (N x classes, row-major), such as the baseline's.</summary>
+    public static double Accuracy(float[] logits, byte[] labels, int classes)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(labels);
+        var correct = 0;
+        for (var i = 0; i < labels.Length; i++)
+        {
+            if (ExitPolicy.ArgMax(logits.AsSpan(i * classes, classes)) == labels[i])
+            {
+                correct++;
+            }
+        }
+
+        return correct / (double)labels.Length;
+    }
+
+    /// <summary>What each mode answers, and how accurate each kind of event is, at <paramref name="thresholds"/>.</summary>
+    public ModeAccuracy EvaluateModes(IReadOnlyList<float> thresholds)
+    {
+        var policy = new ExitPolicy(thresholds);
+        var m = ExitCount;
+        var rules = RefineRules.All;
+        var refineCorrect = new int[rules.Count];
+        int firstCorrect = 0, fullCorrect = 0, earlyCorrect = 0, answered = 0, fusedCorrect = 0;
+        var refinementCorrect = new int[m];
+        var refinementCount = new int[m];
+        var combined = new float[Classes];
+        for (var i = 0; i < Count; i++)
+        {
+            var probabilities = _probabilities[i];
+            var label = _labels[i];
+            var (predicted, exit) = policy.Decide(probabilities);
+            firstCorrect += predicted == label ? 1 : 0;
+            RefineRules.Combine(RefineRule.Fusion, probabilities, 0, combined);
+            var fused = ExitPolicy.ArgMax(combined) == label;
+            fullCorrect += fused ? 1 : 0;
+            if (exit == 0)
+            {
+                fusedCorrect += fused ? 1 : 0;
+                for (var r = 0; r < rules.Count; r++)
+                {
+                    refineCorrect[r] += fused ? 1 : 0;
+                }
+
+                continue;
+            }
+
+            answered++;
+            earlyCorrect += predicted == label ? 1 : 0;
+            for (var s = exit; s < m; s++)
+            {
+                refinementCount[s]++;
+                refinementCorrect[s] += ExitPolicy.ArgMax(probabilities[s]) == label ? 1 : 0;
+            }
+
+            for (var r = 0; r < rules.Count; r++)
+            {
+                RefineRules.Combine(rules[r], probabilities, exit - 1, combined);
+                refineCorrect[r] += ExitPolicy.ArgMax(combined) == label ? 1 : 0;
+            }
+        }
+
+        double Share(int part, int whole) => whole == 0 ? double.NaN : part / (double)whole;
+        return new ModeAccuracy(
+            Share(firstCorrect, Count),
+            rules.Select((r, k) => (r, Share(refineCorrect[k], Count))).ToDictionary(p => p.r, p => p.Item2),
+            Share(fullCorrect, Count),
+            Share(earlyCorrect, answered),
+            [.. refinementCorrect.Select((c, s) => Share(c, refinementCount[s]))],
+            Share(fusedCorrect, Count - answered),
+            Share(answered, Count));
     }
 
     public ExitResult Evaluate(IReadOnlyList<float> thresholds)

@@ -12,28 +12,29 @@ namespace DfbNet.Training.Export;
 /// </summary>
 public static class ModelExporter
 {
-    /// <summary>Preset that never exits early: exits 1..M-1 never fire (max softmax cannot exceed 1) and exit M always does.</summary>
-    public const string MainPreset = "main";
-
-    /// <summary>The presets of a freshly exported model (calibration adds its own): the main branch alone, and the
-    /// paper's CIFAR-10 thresholds.</summary>
-    internal static ThresholdSpec ExportPresets(int exits) => new()
-    {
-        Default = MainPreset,
-        Presets =
-        {
-            [MainPreset] = [.. Enumerable.Repeat(1f, exits - 1), 0f],
-            ["paper"] = [.. Enumerable.Repeat(0.99f, exits - 1), 0.75f],
-        },
-    };
-
     public static ModelManifest Export(string checkpointFolder, string modelFolder, string? description = null)
     {
         var checkpoint = Checkpoint.Load(checkpointFolder);
         Native.TorchNative.EnsureLoaded();
         using var model = checkpoint.LoadModel(checkpointFolder);
-        return Export(model, checkpoint, modelFolder, description);
+        using var baseline = checkpoint.LoadBaseline(checkpointFolder);
+        return Export(model, checkpoint, modelFolder, description, baseline);
     }
+
+    /// <summary>The baseline trained alone as one graph: its main branch copied into a network without side branches,
+    /// exported as a single stage (image to logits), so its file, multiply-adds and parameters are the main branch's.</summary>
+    private static BaselineFile ExportBaseline(DfbNetModel baseline, Checkpoint checkpoint)
+    {
+        using var mainOnly = new DfbNetModel(baseline.Config with { Branches = [] });
+        mainOnly.CopyMainBranchFrom(baseline);
+        mainOnly.eval();
+        var stage = OnnxStageExporter.ExportStages(mainOnly).Single();
+        var description = string.Create(CultureInfo.InvariantCulture, $"main branch trained alone for {checkpoint.Options.BaselineEpochs} epochs, before joint training");
+        return new BaselineFile(stage.Model, stage.InputName, stage.LogitsName, description, stage.Flops, stage.Parameters);
+    }
+
+    /// <summary>What the run trained on; checkpoints from before image folders name none and are all CIFAR-10.</summary>
+    private static string DatasetName(Checkpoint checkpoint) => checkpoint.DatasetName ?? Data.CifarReader.Cifar10Name;
 
     private static string Notes(Checkpoint checkpoint)
     {
@@ -53,7 +54,7 @@ public static class ModelExporter
         return notes;
     }
 
-    internal static ModelManifest Export(DfbNetModel model, Checkpoint checkpoint, string modelFolder, string? description = null)
+    internal static ModelManifest Export(DfbNetModel model, Checkpoint checkpoint, string modelFolder, string? description = null, DfbNetModel? baseline = null)
     {
         model.eval();
         var stages = OnnxStageExporter.ExportStages(model);
@@ -64,7 +65,7 @@ public static class ModelExporter
         {
             SchemaVersion = ModelManifest.CurrentSchemaVersion,
             Description = description ?? string.Create(CultureInfo.InvariantCulture,
-                $"DFB-Net '{config.Name}' trained on CIFAR-10: {config.Describe()}"),
+                $"DFB-Net '{config.Name}' trained on {DatasetName(checkpoint)}: {config.Describe()}"),
             Untrained = checkpoint.Phase != TrainingPhase.Done,
             Classes = [.. checkpoint.Classes],
             Input = new InputSpec
@@ -73,7 +74,7 @@ public static class ModelExporter
                 Height = config.TestSize,
                 Normalization = new NormalizationSpec { Scale = 1f / 255f, Mean = [.. checkpoint.Mean], Std = [.. checkpoint.Std] },
             },
-            Thresholds = ExportPresets(m),
+            Thresholds = DefaultPresets.Create(m),
             Training = new TrainingInfo
             {
                 Command = checkpoint.Command,
@@ -82,10 +83,15 @@ public static class ModelExporter
                 Date = checkpoint.Finished ?? checkpoint.Started,
                 DurationSeconds = Math.Round(checkpoint.ElapsedSeconds, 1),
                 Notes = Notes(checkpoint),
+                Split = options.Split(),
             },
-            Accuracy = checkpoint.TestAccuracy is { } acc ? new AccuracyInfo { Dataset = "cifar10-test", Exits = [.. acc] } : null,
+            Accuracy = checkpoint.TestAccuracy is { } acc ? new AccuracyInfo { Dataset = $"{DatasetName(checkpoint)} test", Exits = [.. acc], Baseline = checkpoint.BaselineTestAccuracy } : null,
         };
 
-        return ModelFolderWriter.Write(modelFolder, manifest, stages.Select(s => new StageFile(s.Index, s.Model, s.InputName, s.LogitsName, s.FeatureName, s.Flops, s.Parameters)));
+        return ModelFolderWriter.Write(
+            modelFolder,
+            manifest,
+            stages.Select(s => new StageFile(s.Index, s.Model, s.InputName, s.LogitsName, s.FeatureName, s.Flops, s.Parameters)),
+            baseline is null ? null : ExportBaseline(baseline, checkpoint));
     }
 }
