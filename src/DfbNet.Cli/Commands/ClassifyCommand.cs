@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using DfbNet.Cli.Inputs;
+using DfbNet.Cli.Streaming;
 using DfbNet.Client;
 using DfbNet.Protocol.V1;
 using Grpc.Core;
@@ -74,15 +75,6 @@ internal static class ClassifyCommand
         return command;
     }
 
-    /// <summary>"1".."M" for the exit that answered, "fused" or "budget-cut" for answers made of several exits.</summary>
-    internal static string ExitLabel(ExitEvent answer) => answer.Kind switch
-    {
-        ExitKind.Fused => "fused",
-        ExitKind.BudgetCut => "budget-cut",
-        ExitKind.Error => "error",
-        _ => answer.Exit.ToString(CultureInfo.InvariantCulture),
-    };
-
     internal static string KindName(ExitKind kind) => kind switch
     {
         ExitKind.BelowThreshold => "BELOW_THRESHOLD",
@@ -104,7 +96,7 @@ internal static class ClassifyCommand
                 r.File,
                 response.Answer.Prediction.ClassName,
                 response.Answer.Prediction.Confidence.ToString("0.0000", CultureInfo.InvariantCulture),
-                ExitLabel(response.Answer),
+                AnswerOrigin.Label(response.Events, response.Answer),
                 Milliseconds(response.Answer.ServerTime).ToString("0.00", CultureInfo.InvariantCulture),
             }
             : [r.File, "ERROR", "", "", ""]).ToList();
@@ -143,6 +135,7 @@ internal static class ClassifyCommand
                 json.WriteNumber("confidence", answer.Prediction.Confidence);
                 json.WriteNumber("exit", answer.Exit);
                 json.WriteString("kind", KindName(answer.Kind));
+                json.WriteString("answeredAt", AnswerOrigin.Label(response.Events, answer));
                 json.WriteNumber("serverMs", Milliseconds(answer.ServerTime));
                 json.WriteStartArray("events");
                 foreach (var e in response.Events)

@@ -97,13 +97,13 @@ internal sealed class StreamStatistics(int exits)
         var parts = new List<string>();
         for (var k = 1; k < _answeredAt.Length; k++)
         {
-            parts.Add(Ratio($"exit {k}", _answeredAt[k]));
+            parts.Add(Ratio(AnswerOrigin.ExitName(k), _answeredAt[k]));
         }
 
-        parts.Add(Ratio("fused", Fused));
+        parts.Add(Ratio(AnswerOrigin.Fused, Fused));
         if (BudgetCut > 0)
         {
-            parts.Add(Ratio("budget-cut", BudgetCut));
+            parts.Add(Ratio(AnswerOrigin.BudgetCut, BudgetCut));
         }
 
         text.AppendLine("answered at: " + string.Join("  ", parts));
