@@ -9,6 +9,25 @@ using DfbNet.LoadBench.Scenarios;
 // runs dfbnet load against it (or in-process), reads the JSON, stops the server, and writes results.json, results.md
 // and the plots. Exit codes: 0 every scenario ran; 1 one failed (its section says why); 2 bad arguments or nothing
 // built; 130 interrupted (what was measured is written).
+// plot-eval EVAL.json FOLDER: the accuracy plots of dfbnet eval --json (no server, no load).
+if (args is ["plot-eval", var evalJson, var plotFolder])
+{
+    try
+    {
+        foreach (var file in EvalPlots.Write(evalJson, plotFolder))
+        {
+            Console.WriteLine(Path.Combine(plotFolder, file));
+        }
+
+        return 0;
+    }
+    catch (BenchException ex)
+    {
+        Console.Error.WriteLine($"dfbnet-loadbench: {ex.Message}");
+        return 2;
+    }
+}
+
 IScenario[] all =
 [
     new CapacityScenario(),

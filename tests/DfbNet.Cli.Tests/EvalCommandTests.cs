@@ -87,6 +87,44 @@ public sealed class EvalCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Eval_WithFramesAnytimeAndJson_ScoresEachEncoding_EachBudget_AndWritesEveryFigure()
+    {
+        var jsonPath = Path.Combine(_root, "eval.json");
+        var (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "20", "--limit", "60", "--preset", "balanced", "--frames", "raw,png,jpeg:75@2x", "--anytime", "0.001,1000", "--json", jsonPath);
+        Assert.True(code == 0, output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        // Raw pixels and PNG are lossless: the same errors as the main table; the accuracy-by-mode table is there too.
+        var raw = Columns(lines.Single(l => l.StartsWith("raw ", StringComparison.Ordinal)), "raw");
+        var png = Columns(lines.Single(l => l.StartsWith("png ", StringComparison.Ordinal)), "png");
+        Assert.Equal(raw.Skip(1), png.Skip(1));
+        var balancedLine = lines.Single(l => l.StartsWith("balanced (", StringComparison.Ordinal));
+        var balanced = Columns(balancedLine[(balancedLine.IndexOf(')', StringComparison.Ordinal) + 1)..], "");
+        Assert.Equal(balanced[0], raw[^1]);
+        Assert.Single(lines, l => l.StartsWith("jpeg:75@2x ", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("Accuracy % by mode", StringComparison.Ordinal));
+
+        // A budget of 1 microsecond answers nothing; 1000 ms cuts nothing.
+        var tight = Columns(lines.Single(l => l.TrimStart().StartsWith("0.001 ", StringComparison.Ordinal)), "");
+        var loose = Columns(lines.Single(l => l.TrimStart().StartsWith("1000 ", StringComparison.Ordinal)), "");
+        Assert.Equal([0.001, 0, 100, 100], [tight[0], tight[1], tight[3], tight[4]]);
+        Assert.Equal(0, loose[3]);
+        Assert.Equal(0, loose[4]);
+
+        using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(jsonPath));
+        var root = json.RootElement;
+        Assert.Equal(60, root.GetProperty("images").GetInt32());
+        Assert.Equal(["main branch", "balanced"], root.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("name").GetString()));
+        Assert.Equal(3, root.GetProperty("frames").GetArrayLength());
+        Assert.Equal(2, root.GetProperty("anytime").GetProperty("points").GetArrayLength());
+        Assert.Equal(1, root.GetProperty("modes").GetArrayLength());
+
+        (code, output) = await SynthCommandTests.RunCli("eval", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--frames", "gif");
+        Assert.Equal(2, code);
+        Assert.Contains("--frames 'gif' is not raw, png or jpeg:Q", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_WithBatchSizes_TimesEachStageAtEachBatchSize()
     {
         var (code, output) = await SynthCommandTests.RunCli("bench", "--model", Path.Combine(_root, "model"), "--data", Path.Combine(_root, "data"), "--timing-images", "10", "--limit", "20", "--preset", "balanced", "--batch-sizes", "1,4");
