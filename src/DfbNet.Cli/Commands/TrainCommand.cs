@@ -26,6 +26,7 @@ internal static class TrainCommand
         var distill = new Option<double?>("--distill") { Description = "Share (0..1) of each side exit's loss given to distillation from the main exit (0: the paper's loss)." };
         var temperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term." };
         var branchGradient = new Option<double?>("--branch-grad-scale") { Description = "Scale (0..1) of the gradient the side exits send into the shared trunk (1: the paper's joint loss)." };
+        var jpeg = new Option<double?>("--jpeg-augment") { Description = "Share (0..1) of training images sent through a JPEG round trip at a random quality of 60..95 first, as camera frames are (default none)." };
         var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
         var validation = new Option<int?>("--validation") { Description = "CIFAR-10: training images held out for validation and calibration (default 5000)." };
         var validationShare = new Option<double?>("--validation-share") { Description = "Image folder without val/: share of every class held out for validation and calibration (default 0.1)." };
@@ -39,7 +40,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10 or an image folder: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, schedule, validation, validationShare, testShare, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, jpeg, schedule, validation, validationShare, testShare, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -65,6 +66,7 @@ internal static class TrainCommand
                 Distillation = parse.GetValue(distill) ?? options.Distillation,
                 DistillationTemperature = parse.GetValue(temperature) ?? options.DistillationTemperature,
                 BranchGradientScale = parse.GetValue(branchGradient) ?? options.BranchGradientScale,
+                Jpeg = parse.GetValue(jpeg) is { } share ? new JpegAugmentation(share) : options.Jpeg,
                 Schedule = parse.GetValue(schedule) ?? options.Schedule,
                 ValidationCount = parse.GetValue(validation) ?? options.ValidationCount,
                 ValidationShare = parse.GetValue(validationShare) ?? options.ValidationShare,

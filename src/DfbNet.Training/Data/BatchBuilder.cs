@@ -8,17 +8,35 @@ namespace DfbNet.Training.Data;
 /// batch tensor. The random choices are drawn in order from the caller's <see cref="Random"/> before the parallel part,
 /// so a batch depends only on that generator's state (exact resume).
 /// </summary>
+/// <summary>JPEG round trips in training: the share of images, and the range of qualities drawn.</summary>
+public sealed record JpegAugmentation(double Probability, int QualityMin = 60, int QualityMax = 95)
+{
+    public void Validate()
+    {
+        if (Probability is < 0 or > 1 || QualityMin < 1 || QualityMax > 100 || QualityMin > QualityMax)
+        {
+            throw new ArgumentException($"JPEG augmentation {Probability} at qualities {QualityMin}..{QualityMax}: the share must lie in [0, 1] and the qualities in 1..100, in order.");
+        }
+    }
+}
+
 internal static class BatchBuilder
 {
     /// <summary>An augmented training batch [B, 3, crop, crop] and its labels [B].</summary>
-    public static (Tensor Images, Tensor Labels) Train(ImageDataset data, ReadOnlySpan<int> indices, InputRecipe recipe, Random random)
+    /// <param name="data">The images.</param>
+    /// <param name="indices">The batch's images.</param>
+    /// <param name="recipe">Resize, crop and normalisation.</param>
+    /// <param name="random">Every random choice, drawn in order.</param>
+    /// <param name="jpeg">With this probability an image is first JPEG-encoded at a quality drawn from the range and
+    /// decoded again, as a camera's frame is; null or probability 0 for none (and no draws, so earlier runs replay).</param>
+    public static (Tensor Images, Tensor Labels) Train(ImageDataset data, ReadOnlySpan<int> indices, InputRecipe recipe, Random random, JpegAugmentation? jpeg = null)
     {
         var n = indices.Length;
         var size = recipe.CropSize;
         var plane = size * size;
         var buffer = new float[n * 3 * plane];
         var labels = new long[n];
-        var jobs = new (int Index, int H, int W, int Y, int X, bool Flip)[n];
+        var jobs = new (int Index, int H, int W, int Y, int X, bool Flip, int Quality)[n];
         for (var i = 0; i < n; i++)
         {
             var h = random.Next(recipe.ScaleMin, recipe.ScaleMax + 1);
@@ -26,16 +44,28 @@ internal static class BatchBuilder
             var y = random.Next(0, h - size + 1);
             var x = random.Next(0, w - size + 1);
             var flip = random.Next(2) == 1;
-            jobs[i] = (indices[i], h, w, y, x, flip);
+            var quality = jpeg is { Probability: > 0 } j && random.NextDouble() < j.Probability ? random.Next(j.QualityMin, j.QualityMax + 1) : 0;
+            jobs[i] = (indices[i], h, w, y, x, flip, quality);
             labels[i] = data.Labels[indices[i]];
         }
 
         Parallel.For(0, n, i =>
         {
             var j = jobs[i];
-            Sample(data.Image(j.Index), data.Side, j.H, j.W, j.Y, j.X, j.Flip, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane));
+            var image = j.Quality > 0 ? ThroughJpeg(data, j.Index, j.Quality) : data.Image(j.Index);
+            Sample(image, data.Side, j.H, j.W, j.Y, j.X, j.Flip, size, recipe, buffer.AsSpan(i * 3 * plane, 3 * plane));
         });
         return (tensor(buffer, [n, 3, size, size]), tensor(labels));
+    }
+
+    /// <summary>Image <paramref name="index"/> (planar) after a JPEG round trip at <paramref name="quality"/>, through the
+    /// server's own decoder.</summary>
+    private static byte[] ThroughJpeg(ImageDataset data, int index, int quality)
+    {
+        var bytes = DfbNet.Runtime.Preprocessing.ImageEncoder.Jpeg(data.ImageHwc(index), data.Side, data.Side, quality);
+        var planar = new byte[data.ImageBytes];
+        DfbNet.Runtime.Preprocessing.ImageDecoder.DecodePlanar(bytes, data.Side, data.Side, (long)data.Side * data.Side, planar);
+        return planar;
     }
 
     /// <summary>Test-time inputs of images [start, start + count): resize to the test size, no crop, no flip.</summary>

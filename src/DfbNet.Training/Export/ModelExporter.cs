@@ -45,7 +45,7 @@ public static class ModelExporter
         var distillation = options.Distillation > 0
             ? string.Create(inv, $", side exits distilled from the main exit (share {options.Distillation}, temperature {options.DistillationTemperature})")
             : "";
-        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}{distillation}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip");
+        var notes = string.Create(inv, $"phase {checkpoint.Phase}; baseline {options.BaselineEpochs} epochs at peak lr {options.BaselineLearningRate}, whole DFB-Net {options.JointEpochs} epochs at peak lr {options.JointLearningRate} ({options.Schedule}), batch {options.BatchSize}, SGD momentum {options.Momentum}{nesterov}, weight decay {options.WeightDecay}, loss weights {string.Join("/", options.LossWeights)}{distillation}, seed {options.Seed}; augmentation: random h,w in [{config.ScaleMin},{config.ScaleMax}], {config.CropSize} crop, flip{(options.Jpeg is { Probability: > 0 } jpeg ? string.Create(inv, $", JPEG round trips of {jpeg.Probability} of images at q{jpeg.QualityMin}..{jpeg.QualityMax}") : "")}");
         if (checkpoint.BaselineTestAccuracy is { } baseline)
         {
             notes += string.Create(inv, $"; baseline (main branch before joint training) test accuracy {baseline:F4}");

@@ -1,3 +1,4 @@
+using DfbNet.Training.Data;
 using DfbNet.Core.Manifest;
 using DfbNet.Training.Model;
 
@@ -60,6 +61,10 @@ public sealed record TrainOptions
     /// the trunk is pulled less towards features a small head can classify directly, which costs the main exit accuracy.
     /// </summary>
     public double BranchGradientScale { get; init; } = 1;
+
+    /// <summary>JPEG round trips of training images (a share of them, at random qualities), so that the network learns
+    /// the blocks and ringing of camera frames; null for none.</summary>
+    public JpegAugmentation? Jpeg { get; init; }
 
     public int Seed { get; init; } = 1;
 

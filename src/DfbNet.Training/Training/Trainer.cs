@@ -42,6 +42,7 @@ public sealed class Trainer
     public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
+        options.Jpeg?.Validate();
         if (options.BranchGradientScale is < 0 or > 1)
         {
             throw new ArgumentException($"Branch gradient scale {options.BranchGradientScale} must lie in [0, 1].", nameof(options));
@@ -320,7 +321,7 @@ public sealed class Trainer
             }
 
             using var scope = NewDisposeScope();
-            var (cpuX, cpuY) = BatchBuilder.Train(data.Train, order.AsSpan(b * options.BatchSize, options.BatchSize), recipe, rng);
+            var (cpuX, cpuY) = BatchBuilder.Train(data.Train, order.AsSpan(b * options.BatchSize, options.BatchSize), recipe, rng, options.Jpeg);
             var (x, y) = (cpuX.to(device), cpuY.to(device));
             optimizer.zero_grad();
             Tensor[] logits = baseline ? [model.ForwardMain(x)] : model.forward(x);
