@@ -38,6 +38,28 @@ public sealed class BatchBuilderTests
     }
 
     [Fact]
+    public void Train_WithJpegAugmentation_DecodesAJpegOfEachChosenImage_AndOffDrawsNothing()
+    {
+        var data = TestData.Slice();
+        var recipe = new InputRecipe(32, 32, 32, 32, Recipe32.Mean, Recipe32.Std);
+        int[] indices = [0, 1, 2, 3];
+        using var plain = BatchBuilder.Train(data, indices, recipe, new Random(5)).Images;
+        using var off = BatchBuilder.Train(data, indices, recipe, new Random(5), new JpegAugmentation(0)).Images;
+        Assert.Equal(plain.data<float>().ToArray(), off.data<float>().ToArray());
+
+        // Every image through JPEG at quality 40..40: each equals its own round trip through the encoder and decoder.
+        using var jpeg = BatchBuilder.Train(data, indices, recipe, new Random(5), new JpegAugmentation(1, 40, 40)).Images;
+        var pixels = jpeg.data<float>().ToArray();
+        Assert.NotEqual(plain.data<float>().ToArray(), pixels);
+        var decoded = new byte[data.ImageBytes];
+        ImageDecoder.DecodePlanar(ImageEncoder.Jpeg(data.ImageHwc(0), 32, 32, 40), 32, 32, 32 * 32, decoded);
+        var flipped = pixels[0] != (decoded[0] * recipe.Multiplier(0)) + recipe.Offset(0);
+        var expected = (decoded[flipped ? 31 : 0] * recipe.Multiplier(0)) + recipe.Offset(0);
+        Assert.Equal(expected, pixels[0], 5);
+        Assert.Throws<ArgumentException>(() => new JpegAugmentation(1.5).Validate());
+    }
+
+    [Fact]
     public void Train_WithoutScaleOrFlip_IsACropOfTheNormalisedImage()
     {
         var data = TestData.Slice();
