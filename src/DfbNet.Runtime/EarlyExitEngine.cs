@@ -44,6 +44,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         _clock = options.Clock;
         _logger = logger;
         _preprocessor = new ImagePreprocessor(manifest.Input, options.MaxImagePixels);
+        DecodeBudget = options.DecodeBudget;
         CapturesGraphs = stages.Length > 0 && stages.All(st => st.CapturesGraph);
         UsesIoBinding = !CapturesGraphs && (options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory));
         Policies = new ModelPolicies(name, manifest, options.Scheduler.QualityLadder, logger);
@@ -100,6 +101,10 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     public string ExecutionProvider => string.Join("+", _stages.Select(s => s.Provider).Distinct());
 
     public ImagePreprocessor Preprocessor => _preprocessor;
+
+    /// <summary>The memory that image decodes may hold at once, shared with the other engines of the same options (a
+    /// server's models).</summary>
+    public DecodeMemoryBudget DecodeBudget { get; }
 
     /// <summary>Frames submitted and not yet ended (queued or running).</summary>
     public int InFlightFrames => Volatile.Read(ref _inFlight);
@@ -180,7 +185,8 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
     /// <summary>
     /// Submits a frame whose admission slot the caller holds (<see cref="ModelAdmission.TryAdmit"/> with the same
-    /// <paramref name="client"/>): it is decoded on the calling thread, then queued at stage 1. Its events, the last one
+    /// <paramref name="client"/>): it is decoded, on the calling thread when <see cref="DecodeBudget"/> has room for it
+    /// (else, without blocking the caller, once it has), then queued at stage 1. Its events, the last one
     /// final, go to <paramref name="sink"/> on the scheduler's threads; the slot is given back with the final event (or
     /// when cancellation abandons the frame, with <see cref="IFrameEventSink.OnCancelled"/> instead).
     /// </summary>
@@ -208,6 +214,75 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             return;
         }
 
+        long decodeBytes;
+        try
+        {
+            decodeBytes = _preprocessor.DecodeBytes(request.Image);
+        }
+        catch (InvalidImageException ex)
+        {
+            Finish(frame, Rejected(request, ex));
+            return;
+        }
+
+        if (!DecodeBudget.Fits(decodeBytes))
+        {
+            // It could never fit, so it is refused now rather than waiting for ever: a limit, as MaxImagePixels is.
+            Finish(frame, Rejected(request, FrameErrorCode.ResourceExhausted, DecodeBudget.RefusalMessage(decodeBytes)));
+            return;
+        }
+
+        // Completes here, on the calling thread, when the decode memory is free (the usual case); else the frame waits
+        // for it without a thread and is decoded on the thread pool. Every path ends the frame.
+        _ = PrepareAsync(frame, decodeBytes);
+    }
+
+    /// <summary>Waits for the frame's decode memory, decodes it into its stage-1 tensor and queues it at stage 1.</summary>
+    private async Task PrepareAsync(ScheduledFrame frame, long decodeBytes)
+    {
+        try
+        {
+            await DecodeBudget.AcquireAsync(decodeBytes, frame.CancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Cancelled while waiting: nothing was taken, nothing decoded.
+            Abandon(frame);
+            return;
+        }
+
+        ExitEvent? failure;
+        try
+        {
+            failure = Decode(frame);
+        }
+        finally
+        {
+            // The decode's bitmaps are freed by now (Process disposes them): the memory is the next decode's.
+            DecodeBudget.Release(decodeBytes);
+        }
+
+        if (failure is not null)
+        {
+            Finish(frame, failure);
+            return;
+        }
+
+        frame.Key = OrderKey(frame.Request, frame.Client);
+        try
+        {
+            _scheduler.Enqueue(frame);
+        }
+        catch (ObjectDisposedException)
+        {
+            Finish(frame, FrameEvaluation.Failed(frame.Request.FrameId, FrameErrorCode.Unavailable, $"Model '{Name}' is shutting down.", frame.Evaluation.Elapsed));
+        }
+    }
+
+    /// <summary>Writes the frame's stage-1 tensor into a pooled buffer; the final event of a frame whose image fails, else null.</summary>
+    private ExitEvent? Decode(ScheduledFrame frame)
+    {
+        var request = frame.Request;
         var inputStart = _clock.GetTimestamp();
         var host = ArrayPool<float>.Shared.Rent(_preprocessor.TensorLength);
         frame.Host = host;
@@ -217,16 +292,12 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         }
         catch (InvalidImageException ex)
         {
-            RuntimeLog.FrameRejected(_logger, request.FrameId, ex.Message);
-            var code = ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument;
-            Finish(frame, FrameEvaluation.Failed(request.FrameId, code, ex.Message, _clock.GetElapsedTime(request.ReceivedTimestamp)));
-            return;
+            return Rejected(request, ex);
         }
         catch (Exception ex)
         {
             RuntimeLog.FrameFailed(_logger, ex, request.FrameId, 0);
-            Finish(frame, FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Internal, $"Preparing the image failed: {ex.Message}", _clock.GetElapsedTime(request.ReceivedTimestamp)));
-            return;
+            return FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Internal, $"Preparing the image failed: {ex.Message}", _clock.GetElapsedTime(request.ReceivedTimestamp));
         }
 
         if (!request.IsWarmup)
@@ -234,15 +305,17 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             Statistics.RecordInput(_clock.GetElapsedTime(inputStart));
         }
 
-        frame.Key = OrderKey(request, client);
-        try
-        {
-            _scheduler.Enqueue(frame);
-        }
-        catch (ObjectDisposedException)
-        {
-            Finish(frame, FrameEvaluation.Failed(request.FrameId, FrameErrorCode.Unavailable, $"Model '{Name}' is shutting down.", evaluation.Elapsed));
-        }
+        return null;
+    }
+
+    /// <summary>The final event of a frame whose image is refused: too large (RESOURCE_EXHAUSTED) or malformed.</summary>
+    private ExitEvent Rejected(FrameRequest request, InvalidImageException ex) =>
+        Rejected(request, ex.TooLarge ? FrameErrorCode.ResourceExhausted : FrameErrorCode.InvalidArgument, ex.Message);
+
+    private ExitEvent Rejected(FrameRequest request, FrameErrorCode code, string message)
+    {
+        RuntimeLog.FrameRejected(_logger, request.FrameId, message);
+        return FrameEvaluation.Failed(request.FrameId, code, message, _clock.GetElapsedTime(request.ReceivedTimestamp));
     }
 
     /// <summary>Counts the final event of a frame that its stream dropped before submitting it (the <c>latest</c> policy).</summary>

@@ -1,4 +1,5 @@
 using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Preprocessing;
 using DfbNet.Runtime.Scheduling;
 
 namespace DfbNet.Runtime;
@@ -25,6 +26,10 @@ public sealed class EngineOptions
 
     /// <summary>Largest decoded image accepted, in pixels (width * height).</summary>
     public long MaxImagePixels { get; set; } = 4096L * 4096L;
+
+    /// <summary>The memory that image decodes may hold at once, shared by every engine loaded with these options (and
+    /// copies of them), so that a server's models share one bound. Default: <see cref="DecodeMemoryBudget.DefaultBytes"/>.</summary>
+    public DecodeMemoryBudget DecodeBudget { get; set; } = new();
 
     /// <summary>Hand features between stages as bound OrtValues (IOBinding), so that they stay on the GPU. Null: on
     /// when a stage's provider keeps tensors on a device, off on the CPU (where host buffers are as fast).</summary>

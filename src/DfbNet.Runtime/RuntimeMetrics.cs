@@ -59,6 +59,12 @@ public static class RuntimeMetrics
 
     public static ObservableGauge<int> FramesInFlight { get; } = Meter.CreateObservableGauge("dfbnet.frames.in_flight", ObserveFramesInFlight, unit: "{frame}", description: "Frames being processed, by model");
 
+    /// <summary>Bytes held by image decodes now, over the decode budgets of the loaded engines (a server's share one).</summary>
+    public static ObservableGauge<long> DecodeMemory { get; } = Meter.CreateObservableGauge("dfbnet.decode.memory", () => DecodeBudgets().Sum(b => b.InUse), unit: "By", description: "Memory held by image decodes now (DfbNet:DecodeMemoryBytes bounds it)");
+
+    /// <summary>Decodes waiting for room in the decode budget now.</summary>
+    public static ObservableGauge<int> DecodesWaiting { get; } = Meter.CreateObservableGauge("dfbnet.decode.waiting", () => DecodeBudgets().Sum(b => b.Waiting), unit: "{frame}", description: "Frames waiting for decode memory (DfbNet:DecodeMemoryBytes)");
+
     internal static void Track(EarlyExitEngine engine) => LiveEngines.TryAdd(engine, 0);
 
     internal static void Untrack(EarlyExitEngine engine) => LiveEngines.TryRemove(engine, out _);
@@ -102,6 +108,8 @@ public static class RuntimeMetrics
 
     private static IEnumerable<Measurement<int>> ObserveFramesInFlight() =>
         LiveEngines.Keys.Select(e => new Measurement<int>(e.InFlightFrames, new KeyValuePair<string, object?>("model", e.Name)));
+
+    private static IEnumerable<Preprocessing.DecodeMemoryBudget> DecodeBudgets() => LiveEngines.Keys.Select(e => e.DecodeBudget).Distinct();
 
     private static string Number(int value) => (uint)value < (uint)NumberTags.Length ? NumberTags[value] : value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -140,6 +140,12 @@ public sealed class DfbNetServerOptions
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;
+
+    /// <summary>Bytes that image decodes of all models may hold at once (4 per source pixel, plus the resized input);
+    /// a decode that does not fit waits for others to finish, and an image that needs more than all of it is refused
+    /// (RESOURCE_EXHAUSTED). At least 4 x <see cref="MaxImagePixels"/> accepts every image the pixel limit allows.</summary>
+    [Range(1024 * 1024, 1L << 40)]
+    public long DecodeMemoryBytes { get; set; } = Runtime.Preprocessing.DecodeMemoryBudget.DefaultBytes;
 }
 
 /// <summary>What a stream does with a frame that arrives while its queue is full.</summary>

@@ -1,6 +1,7 @@
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime;
 using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Preprocessing;
 using DfbNet.Runtime.Scheduling;
 using DfbNet.Server.Internal;
 using Microsoft.Extensions.Options;
@@ -44,6 +45,9 @@ public sealed class ModelRegistry : IDisposable
             AllowSpinning = settings.AllowSpinning,
             WarmupRuns = settings.WarmupRuns,
             MaxImagePixels = settings.MaxImagePixels,
+
+            // One budget for every model: the memory bound is the server's, whichever model a frame is for.
+            DecodeBudget = new DecodeMemoryBudget(settings.DecodeMemoryBytes),
 
             // One time source for the server and the engines: a frame's receipt stamp and its budget share it.
             Clock = clock,

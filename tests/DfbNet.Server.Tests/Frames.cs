@@ -12,7 +12,9 @@ internal static class Frames
         Raw = new RawImage { Data = ByteString.CopyFrom(CifarSlice.Hwc(index % CifarSlice.Count)), Height = 32, Width = 32, Channels = 3 },
     };
 
-    public static Image Png(int index) => new() { Encoded = ByteString.CopyFrom(ImageEncoding.EncodePng(CifarSlice.Hwc(index % CifarSlice.Count), 32, 32)) };
+    /// <param name="index">The CIFAR image.</param>
+    /// <param name="scale">Upscaled by this factor first (a camera's larger frame, which the server resizes back).</param>
+    public static Image Png(int index, int scale = 1) => new() { Encoded = ByteString.CopyFrom(ImageEncoding.EncodePng(CifarSlice.Hwc(index % CifarSlice.Count), 32, 32, scale)) };
 
     public static Image Jpeg(int index) => new() { Encoded = ByteString.CopyFrom(ImageEncoding.EncodeJpeg(CifarSlice.Hwc(index % CifarSlice.Count), 32, 32)) };
 

@@ -57,6 +57,9 @@ public sealed class MetricsTests : IDisposable
         Assert.Equal(0, Sample(text, "dfbnet_streams_active"));
         Assert.Contains("dfbnet_streams_active", text, StringComparison.Ordinal);
         Assert.Contains("dfbnet_stream_queued_frames", text, StringComparison.Ordinal);
+        Assert.Equal(0, Sample(text, "dfbnet_decode_memory_bytes{"));
+        Assert.Equal(0, Sample(text, "dfbnet_decode_waiting{"));
+        Assert.Contains("dfbnet_decode_waiting{", text, StringComparison.Ordinal);
 
         // The scrape listener serves nothing but /metrics; the gRPC listener stays HTTP/2-only.
         using var other = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/grpc.health.v1.Health/Check"));

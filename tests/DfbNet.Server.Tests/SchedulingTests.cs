@@ -3,6 +3,7 @@ using System.Diagnostics;
 using DfbNet.Protocol.V1;
 using DfbNet.Runtime.Scheduling;
 using DfbNet.Runtime.Tests;
+using DfbNet.Testing;
 using Google.Protobuf;
 using Grpc.Core;
 using Inference = DfbNet.Protocol.Inference;
@@ -31,7 +32,7 @@ public sealed class SchedulingTests
         }
 
         var engine = server.Models.GetOrThrow("tiny");
-        await WaitUntil(() => engine.Admission.Admitted == 2);
+        await Eventually.HoldsAsync(() => engine.Admission.Admitted == 2);
 
         // Stream B holds nothing: refused as the server being saturated; the stream goes on.
         using var quiet = server.Client.ClassifyStream();
@@ -208,14 +209,4 @@ public sealed class SchedulingTests
 
         return list;
     });
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        for (var i = 0; i < 300 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
 }

@@ -41,15 +41,17 @@ public sealed class StartupTests : IDisposable
         Assert.StartsWith("thresholds.presets.balanced[", ex.Field, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task InvalidOption_StopsStartupNamingIt()
+    [Theory]
+    [InlineData("MaxFramesInFlightPerStream", "0")]
+    [InlineData("DecodeMemoryBytes", "1000")]
+    public async Task InvalidOption_StopsStartupNamingIt(string option, string value)
     {
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(async () =>
         {
-            await using var app = TestServer.Build(_root, "--DfbNet:MaxFramesInFlightPerStream=0");
+            await using var app = TestServer.Build(_root, $"--DfbNet:{option}={value}");
             await app.StartAsync();
         });
-        Assert.Contains("MaxFramesInFlightPerStream", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(option, ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -9,6 +9,9 @@ namespace DfbNet.Runtime.Preprocessing;
 /// </summary>
 public static class ImageDecoder
 {
+    /// <summary>Bytes per pixel of the decoded bitmaps (RGBA, 8 bits a channel).</summary>
+    private const int BytesPerPixel = 4;
+
     /// <summary>
     /// Decodes <paramref name="bytes"/>, resizes it to <paramref name="width"/> x <paramref name="height"/>, and writes
     /// its pixels as three planes (R, G, B) of bytes into <paramref name="destination"/> (3 * width * height bytes).
@@ -64,25 +67,26 @@ public static class ImageDecoder
         }
     }
 
+    /// <summary>The memory a decode of a <paramref name="width"/> x <paramref name="height"/> image to a
+    /// <paramref name="targetWidth"/> x <paramref name="targetHeight"/> input holds at its peak: the RGBA bitmap, and the
+    /// resized one beside it while it is written.</summary>
+    internal static long DecodedBytes(int width, int height, int targetWidth, int targetHeight) =>
+        (BytesPerPixel * (long)width * height) + (width == targetWidth && height == targetHeight ? 0 : BytesPerPixel * (long)targetWidth * targetHeight);
+
+    /// <summary>The image's size from its header alone: no pixel is decoded.</summary>
+    /// <exception cref="InvalidImageException">The image is empty, not a readable JPEG or PNG, or larger than <paramref name="maxPixels"/>.</exception>
+    internal static SKSizeI ReadSize(ReadOnlySpan<byte> bytes, long maxPixels)
+    {
+        using var data = Copy(bytes);
+        using var codec = Open(data, maxPixels);
+        return codec.Info.Size;
+    }
+
     private static SKBitmap Decode(ReadOnlySpan<byte> bytes, long maxPixels)
     {
-        if (bytes.IsEmpty)
-        {
-            throw new InvalidImageException("The image is empty (0 bytes).");
-        }
-
-        using var data = SKData.CreateCopy(bytes);
-        using var codec = SKCodec.Create(data)
-            ?? throw new InvalidImageException($"The image ({bytes.Length} bytes) is not a readable JPEG or PNG.");
-        var format = codec.EncodedFormat;
-        if (format is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png))
-        {
-            throw new InvalidImageException($"Image format {format} is not supported; send JPEG or PNG.");
-        }
-
-        // The size is known before any pixel is decoded, so an oversized image costs nothing.
+        using var data = Copy(bytes);
+        using var codec = Open(data, maxPixels);
         var info = codec.Info;
-        CheckSize(info.Width, info.Height, maxPixels);
         var decodeInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var bitmap = new SKBitmap(decodeInfo);
         var result = codec.GetPixels(decodeInfo, bitmap.GetPixels());
@@ -91,9 +95,37 @@ public static class ImageDecoder
             bitmap.Dispose();
 
             // IncompleteInput is a truncated file: refuse it rather than classify a half-grey frame.
-            throw new InvalidImageException($"The {format} image could not be decoded: {result}.");
+            throw new InvalidImageException($"The {codec.EncodedFormat} image could not be decoded: {result}.");
         }
 
         return bitmap;
+    }
+
+    private static SKData Copy(ReadOnlySpan<byte> bytes) => bytes.IsEmpty
+        ? throw new InvalidImageException("The image is empty (0 bytes).")
+        : SKData.CreateCopy(bytes);
+
+    /// <summary>A codec for a JPEG or PNG no larger than <paramref name="maxPixels"/>; the caller disposes it.</summary>
+    private static SKCodec Open(SKData data, long maxPixels)
+    {
+        var codec = SKCodec.Create(data)
+            ?? throw new InvalidImageException($"The image ({data.Size} bytes) is not a readable JPEG or PNG.");
+        try
+        {
+            var format = codec.EncodedFormat;
+            if (format is not (SKEncodedImageFormat.Jpeg or SKEncodedImageFormat.Png))
+            {
+                throw new InvalidImageException($"Image format {format} is not supported; send JPEG or PNG.");
+            }
+
+            // The size is known before any pixel is decoded, so an oversized image costs nothing.
+            CheckSize(codec.Info.Width, codec.Info.Height, maxPixels);
+            return codec;
+        }
+        catch
+        {
+            codec.Dispose();
+            throw;
+        }
     }
 }

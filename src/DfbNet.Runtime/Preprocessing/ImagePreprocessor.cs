@@ -43,6 +43,26 @@ public sealed class ImagePreprocessor
 
     public int Height => _height;
 
+    /// <summary>
+    /// The memory that <see cref="Process"/> will hold for <paramref name="source"/>'s bitmaps at its peak, read from the
+    /// image's header (nothing is decoded): what the frame takes of the <see cref="DecodeMemoryBudget"/>. Zero for a
+    /// tensor or a raw image of the model's size (no bitmap), and for a raw buffer that <see cref="Process"/> refuses.
+    /// </summary>
+    /// <exception cref="InvalidImageException">An encoded image that is empty, not JPEG or PNG, or too large.</exception>
+    public long DecodeBytes(ImageSource source)
+    {
+        if (source.Kind == ImageSourceKind.Encoded)
+        {
+            var size = ImageDecoder.ReadSize(source.Data.Span, _maxPixels);
+            return ImageDecoder.DecodedBytes(size.Width, size.Height, _width, _height);
+        }
+
+        // A raw image is widened to a bitmap only to be resized (ProcessRaw): one of the model's size has none.
+        var resized = source.Kind == ImageSourceKind.Raw && source.Channels == 3 && source.Height >= 1 && source.Width >= 1
+            && (long)source.Height * source.Width <= _maxPixels && (source.Width != _width || source.Height != _height);
+        return resized ? ImageDecoder.DecodedBytes(source.Width, source.Height, _width, _height) : 0;
+    }
+
     /// <summary>Writes the preprocessed image into <paramref name="destination"/> (CHW, <see cref="TensorLength"/> floats).</summary>
     /// <exception cref="InvalidImageException">The image is corrupt, unsupported, too large, or a raw buffer of the wrong size.</exception>
     public void Process(ImageSource source, Span<float> destination)

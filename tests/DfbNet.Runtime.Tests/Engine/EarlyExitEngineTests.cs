@@ -2,6 +2,7 @@ using DfbNet.Core;
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime.Preprocessing;
 using DfbNet.Runtime.Tests.Onnx;
+using DfbNet.Testing;
 using Microsoft.ML.OnnxRuntime;
 
 namespace DfbNet.Runtime.Tests.Engine;
@@ -172,18 +173,8 @@ public sealed class EarlyExitEngineTests : IDisposable
         await enumerator.DisposeAsync();
 
         // The frame was abandoned at its next step, or (on a fast machine) had already ended in the scheduler: counted once either way.
-        await WaitUntil(() => _engine.InFlightFrames == 0);
+        await Eventually.HoldsAsync(() => _engine.InFlightFrames == 0);
         Assert.Equal(cancelled + completed + 1, _engine.FramesCancelled + _engine.FramesCompleted);
-    }
-
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        for (var i = 0; i < 200 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
     }
 
     [Fact]

@@ -109,4 +109,30 @@ public sealed class ImagePreprocessorTests
         var pre = new ImagePreprocessor(Spec);
         Assert.Throws<InvalidImageException>(() => pre.Process(ImageSource.Raw(new byte[32 * 32 * 4], 32, 32, 4), new float[pre.TensorLength]));
     }
+
+    [Fact]
+    public void DecodeBytes_ReadsTheSizeFromTheHeader_AndCountsEveryBitmapOfTheDecode()
+    {
+        var pre = new ImagePreprocessor(Spec);
+        var png = ImageEncoding.EncodePng(new byte[64 * 48 * 3], 48, 64);
+
+        // The 64x48 RGBA bitmap and the 32x32 one it is resized to.
+        Assert.Equal((64 * 48 * 4) + (32 * 32 * 4), pre.DecodeBytes(ImageSource.Encoded(png)));
+        Assert.Equal(32 * 32 * 4, pre.DecodeBytes(ImageSource.Encoded(ImageEncoding.EncodePng(CifarSlice.Hwc(0), 32, 32))));
+        Assert.Equal((64 * 48 * 4) + (32 * 32 * 4), pre.DecodeBytes(ImageSource.Raw(new byte[64 * 48 * 3], 48, 64)));
+
+        // No bitmap at all: a raw image of the model's size, a ready tensor.
+        Assert.Equal(0, pre.DecodeBytes(ImageSource.Raw(CifarSlice.Hwc(0), 32, 32)));
+        Assert.Equal(0, pre.DecodeBytes(ImageSource.Tensor(new byte[3 * 32 * 32 * sizeof(float)], 3, 32, 32)));
+    }
+
+    [Fact]
+    public void DecodeBytes_RefusesWhatProcessRefuses_BeforeDecoding()
+    {
+        var pre = new ImagePreprocessor(Spec, maxSourcePixels: 32 * 32);
+        var png = ImageEncoding.EncodePng(new byte[64 * 64 * 3], 64, 64);
+
+        Assert.True(Assert.Throws<InvalidImageException>(() => pre.DecodeBytes(ImageSource.Encoded(png))).TooLarge);
+        Assert.False(Assert.Throws<InvalidImageException>(() => pre.DecodeBytes(ImageSource.Encoded("not an image"u8.ToArray()))).TooLarge);
+    }
 }
