@@ -201,6 +201,21 @@ public sealed class TrainerTests
     }
 
     [Fact]
+    public void FinishedRun_ResumedWithJpegRoundTrips_TrainsItsExtraEpochsWithThem_AndKeepsTheSetting()
+    {
+        var data = Data();
+        var dir = TestData.TempFolder("resume-jpeg");
+        new Trainer(dir, _ => { }).Run(TinyOptions(baselineEpochs: 1, jointEpochs: 1), data, resume: false);
+        var lines = new List<string>();
+        var resumed = new Trainer(dir, lines.Add).Run(TinyOptions(), data, resume: true, resumeEpochs: (null, 2), resumeJpeg: new JpegAugmentation(0.5));
+        Assert.Equal(TrainingPhase.Done, resumed.Phase);
+        Assert.Equal(new JpegAugmentation(0.5), resumed.Options.Jpeg);
+        Assert.Equal(new JpegAugmentation(0.5), Checkpoint.Load(dir).Options.Jpeg);
+        Assert.Contains(lines, l => l.StartsWith("JPEG round trips from joint epoch 2 on", StringComparison.Ordinal));
+        Assert.Equal(2, resumed.History.Count(h => h.Phase == TrainingPhase.Joint));
+    }
+
+    [Fact]
     public void BranchGradientScale_LeavesForwardValuesAndScalesOnlyTheTrunkGradientOfTheSideExits()
     {
         using var scope = NewDisposeScope();

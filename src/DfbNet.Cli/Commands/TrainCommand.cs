@@ -26,7 +26,7 @@ internal static class TrainCommand
         var distill = new Option<double?>("--distill") { Description = "Share (0..1) of each side exit's loss given to distillation from the main exit (0: the paper's loss)." };
         var temperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term." };
         var branchGradient = new Option<double?>("--branch-grad-scale") { Description = "Scale (0..1) of the gradient the side exits send into the shared trunk (1: the paper's joint loss)." };
-        var jpeg = new Option<double?>("--jpeg-augment") { Description = "Share (0..1) of training images sent through a JPEG round trip at a random quality of 60..95 first, as camera frames are (default none)." };
+        var jpeg = new Option<double?>("--jpeg-augment") { Description = "Share (0..1) of training images sent through a JPEG round trip at a random quality of 60..95 first, as camera frames are (default none); with --resume, from the next epoch on." };
         var schedule = new Option<LearningRateSchedule?>("--schedule") { Description = "step (the paper's), cosine or onecycle." };
         var validation = new Option<int?>("--validation") { Description = "CIFAR-10: training images held out for validation and calibration (default 5000)." };
         var validationShare = new Option<double?>("--validation-share") { Description = "Image folder without val/: share of every class held out for validation and calibration (default 0.1)." };
@@ -88,6 +88,7 @@ internal static class TrainCommand
                 parse.GetValue(resume),
                 resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
                 fromBaseline: parse.GetValue(fromBaseline)?.FullName,
+                resumeJpeg: parse.GetValue(jpeg) is { } resumeShare ? new JpegAugmentation(resumeShare) : null,
                 cancellationToken: cancellationToken);
             Console.WriteLine($"Done: {result.Phase}, {result.ElapsedSeconds:F0}s of training; checkpoint in {parse.GetValue(output)!.FullName}");
             return Task.FromResult(0);

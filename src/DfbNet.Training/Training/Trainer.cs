@@ -39,7 +39,9 @@ public sealed class Trainer
     /// <param name="cancellationToken">Stops between batches; the last completed epoch stays saved.</param>
     /// <param name="fromBaseline">A new run's joint phase starts from the finished baseline in this training folder
     /// instead of training one (same main branch, seed and validation split; other side branches or joint options).</param>
-    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, CancellationToken cancellationToken = default)
+    /// <param name="resumeJpeg">On resume, JPEG round trips from the next epoch on, replacing the stored setting (for
+    /// example a few epochs of them at the end of a finished run); null keeps it.</param>
+    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, JpegAugmentation? resumeJpeg = null, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
         options.Jpeg?.Validate();
@@ -64,7 +66,12 @@ public sealed class Trainer
             {
                 BaselineEpochs = resumeEpochs.Baseline ?? checkpoint.Options.BaselineEpochs,
                 JointEpochs = resumeEpochs.Joint ?? checkpoint.Options.JointEpochs,
+                Jpeg = resumeJpeg ?? checkpoint.Options.Jpeg,
             };
+            if (options.Jpeg != checkpoint.Options.Jpeg)
+            {
+                _log($"JPEG round trips from joint epoch {checkpoint.Epoch + 1} on: {options.Jpeg}");
+            }
             if (options != checkpoint.Options)
             {
                 _log($"Epochs changed on resume: baseline {checkpoint.Options.BaselineEpochs} -> {options.BaselineEpochs}, joint {checkpoint.Options.JointEpochs} -> {options.JointEpochs}");
