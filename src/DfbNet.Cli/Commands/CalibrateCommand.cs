@@ -91,19 +91,21 @@ internal static class CalibrateCommand
                     mainCost = manifest.Baseline?.Flops is > 0 and var flops ? flops : stageCost.Sum();
                 }
 
-                var validationEval = new ExitEvaluation(runner.ExitLogits(held), held.Labels, runner.Classes);
-                double? baselineAccuracy = runner.HasBaseline ? ExitEvaluation.Accuracy(runner.BaselineLogits(held), held.Labels, runner.Classes) : null;
+                var heldLogits = runner.Logits(held);
+                var validationEval = new ExitEvaluation(heldLogits.Exits, held.Labels, runner.Classes);
+                double? baselineAccuracy = heldLogits.Baseline is { } heldBaseline ? ExitEvaluation.Accuracy(heldBaseline, held.Labels, runner.Classes) : null;
                 result = ThresholdCalibrator.Calibrate(validationEval, stageCost, mainCost, parse.GetValue(tolerance), parse.GetValue(margin), baselineAccuracy);
                 var presetThresholds = result.Presets.Values.Select(p => (IReadOnlyList<float>)p.Result.Thresholds)
                     .Concat(manifest.Thresholds.Presets.Where(p => !result.Presets.ContainsKey(p.Key)).Select(p => (IReadOnlyList<float>)p.Value)).ToList();
                 (refineRule, var margins) = ThresholdCalibrator.ChooseRefineRule(validationEval, presetThresholds);
                 refineReport = string.Join(", ", margins.Select(p => string.Create(inv, $"{RefineRules.Name(p.Key)} {100 * p.Value:+0.00;-0.00;0.00}")));
-                var testEval = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
+                var testLogits = runner.Logits(test);
+                var testEval = new ExitEvaluation(testLogits.Exits, test.Labels, runner.Classes);
                 testAccuracy = result.Presets.ToDictionary(p => p.Key, p => (float)(1 - testEval.Evaluate(p.Value.Result.Thresholds).Error));
                 testAccuracy[DefaultPresets.Main] = (float)testEval.ExitAccuracy(testEval.ExitCount - 1);
-                if (runner.HasBaseline)
+                if (testLogits.Baseline is { } testBaseline)
                 {
-                    baselineTest = (float)ExitEvaluation.Accuracy(runner.BaselineLogits(test), test.Labels, runner.Classes);
+                    baselineTest = (float)ExitEvaluation.Accuracy(testBaseline, test.Labels, runner.Classes);
                 }
             }
 

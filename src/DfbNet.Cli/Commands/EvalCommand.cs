@@ -216,7 +216,8 @@ internal static class TableReport
         json["provider"] = runner.EngineDescription;
         json["rows"] = rows;
         var inv = CultureInfo.InvariantCulture;
-        var evaluation = new ExitEvaluation(runner.ExitLogits(test), test.Labels, runner.Classes);
+        var logits = runner.Logits(test);
+        var evaluation = new ExitEvaluation(logits.Exits, test.Labels, runner.Classes);
         var m = evaluation.ExitCount;
         var timingInputs = runner.Preprocess(test, 0, timingCount);
         var writer = new StringWriter(inv);
@@ -226,9 +227,9 @@ internal static class TableReport
 
         // The paper's comparison is the baseline trained alone; a model without one is compared with its own main branch.
         var reference = main;
-        if (runner.HasBaseline)
+        if (logits.Baseline is { } baselineLogits)
         {
-            var baselineError = 1 - ExitEvaluation.Accuracy(runner.BaselineLogits(test), test.Labels, runner.Classes);
+            var baselineError = 1 - ExitEvaluation.Accuracy(baselineLogits, test.Labels, runner.Classes);
             reference = runner.TimeBaseline(timingInputs, timingCount);
             writer.WriteLine($"Gains are against the baseline trained alone ({runner.Engine.Manifest.Baseline!.Description ?? runner.Engine.Manifest.Baseline.File}).");
             writer.WriteLine($"{"thresholds",-28} {"error %",8} {"mean ms",8} {"p50 ms",7} {"p99 ms",7} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-30} error within each exit % (1..{m}, fused)");
@@ -345,9 +346,10 @@ internal static class TableReport
         writer.WriteLine($"{"frames",-14} {"bytes",7} {reference,12} {"main",7}  {string.Join(" ", sets.Select(s => $"{Short(s.Name),10}"))}");
         foreach (var encoding in encodings)
         {
-            var evaluation = new ExitEvaluation(runner.ExitLogits(test, encoding: encoding), test.Labels, runner.Classes);
+            var logits = runner.Logits(test, encoding);
+            var evaluation = new ExitEvaluation(logits.Exits, test.Labels, runner.Classes);
             var main = 1 - evaluation.ExitAccuracy(evaluation.ExitCount - 1);
-            var referenceError = runner.HasBaseline ? 1 - ExitEvaluation.Accuracy(runner.BaselineLogits(test, encoding), test.Labels, runner.Classes) : main;
+            var referenceError = logits.Baseline is { } baseline ? 1 - ExitEvaluation.Accuracy(baseline, test.Labels, runner.Classes) : main;
             var bytes = Enumerable.Range(0, Math.Min(200, test.Count)).Average(i => encoding.Encode(test.ImageHwc(i), test.Side).Length);
             var errors = sets.Select(s => evaluation.Evaluate(s.Values).Error).ToList();
             writer.WriteLine($"{encoding,-14} {bytes,7:F0} {Pct(referenceError),12} {Pct(main),7}  {string.Join(" ", errors.Select(e => $"{Pct(e),10}"))}");

@@ -11,6 +11,9 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace DfbNet.Cli.Evaluation;
 
+/// <summary>Logits of a data set: every exit's (N x classes each) and the baseline's (null for a model without one).</summary>
+internal sealed record ModelLogits(float[][] Exits, float[]? Baseline);
+
 /// <summary>Refine mode under one budget: accuracy of the final answers, their mean server time, the shares cut by the
 /// budget and left without an answer, and the mean number of exits run.</summary>
 internal sealed record AnytimePoint(double Accuracy, double MeanMs, double Cut, double Unanswered, double MeanExits);
@@ -83,20 +86,30 @@ internal sealed class OrtModelRunner : IDisposable
         return buffer;
     }
 
-    /// <summary>Logits of every exit for every image (batched; all stages run).</summary>
-    public float[][] ExitLogits(ImageDataset data, int batchSize = 250, FrameEncoding? encoding = null)
+    /// <summary>
+    /// Logits of every exit for every image (batched; all stages run) and, where the model has one, of the baseline
+    /// (batch 1): each image preprocessed (and encoded and decoded, for <paramref name="encoding"/>) once for both.
+    /// </summary>
+    public ModelLogits Logits(ImageDataset data, FrameEncoding? encoding = null, int batchSize = 250)
     {
         var engine = _batchEngine.Value;
         var k = Classes;
+        var length = _engine.Preprocessor.TensorLength;
         var result = engine.Stages.Select(_ => new float[data.Count * k]).ToArray();
         var logits = result.Select(r => (Memory<float>)r).ToArray();
+        var baseline = _baseline is null ? null : new float[data.Count * k];
         for (var start = 0; start < data.Count; start += batchSize)
         {
             var n = Math.Min(batchSize, data.Count - start);
-            engine.RunAllExits(Preprocess(data, start, n, encoding), n, [.. logits.Select(l => l.Slice(start * k, n * k))], batchSize);
+            var inputs = Preprocess(data, start, n, encoding);
+            engine.RunAllExits(inputs, n, [.. logits.Select(l => l.Slice(start * k, n * k))], batchSize);
+            for (var i = 0; baseline is not null && i < n; i++)
+            {
+                _baseline!.Run(inputs.AsMemory(i * length, length), baseline.AsMemory((start + i) * k, k));
+            }
         }
 
-        return result;
+        return new ModelLogits(result, baseline);
     }
 
     /// <summary>Milliseconds per image of each stage alone at each batch size (the engine's host path), for what batching buys.</summary>
@@ -236,26 +249,6 @@ internal sealed class OrtModelRunner : IDisposable
 
     /// <summary>Per-image milliseconds at batch 1 of the baseline trained alone.</summary>
     public LatencySample TimeBaseline(float[] inputs, int count) => Time(_baseline ?? throw new InvalidOperationException("The model has no baseline."), inputs, count);
-
-    /// <summary>The baseline's logits (N x classes) of every image, at batch 1 through the server's preprocessor.</summary>
-    public float[] BaselineLogits(ImageDataset data, FrameEncoding? encoding = null)
-    {
-        var baseline = _baseline ?? throw new InvalidOperationException("The model has no baseline.");
-        var length = _engine.Preprocessor.TensorLength;
-        var logits = new float[data.Count * Classes];
-        const int chunk = 500;
-        for (var start = 0; start < data.Count; start += chunk)
-        {
-            var n = Math.Min(chunk, data.Count - start);
-            var inputs = Preprocess(data, start, n, encoding);
-            for (var i = 0; i < n; i++)
-            {
-                baseline.Run(inputs.AsMemory(i * length, length), logits.AsMemory((start + i) * Classes, Classes));
-            }
-        }
-
-        return logits;
-    }
 
     private LatencySample Time(MainBranchRunner runner, float[] inputs, int count)
     {
