@@ -50,6 +50,22 @@ public static class ImageDecoder
         }
     }
 
+    /// <summary>Raw RGB rows (HWC) widened to an opaque RGBA bitmap, for Skia to resize or encode; the caller disposes it.</summary>
+    internal static SKBitmap FromRgb(ReadOnlySpan<byte> rgb, int width, int height)
+    {
+        var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
+        var rgba = bitmap.GetPixelSpan();
+        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
+        {
+            rgba[j] = rgb[i];
+            rgba[j + 1] = rgb[i + 1];
+            rgba[j + 2] = rgb[i + 2];
+            rgba[j + 3] = 255;
+        }
+
+        return bitmap;
+    }
+
     /// <summary>Bilinear resize (no mipmaps) of an RGBA bitmap; the caller disposes both.</summary>
     internal static SKBitmap Resize(SKBitmap bitmap, int width, int height)
     {

@@ -26,15 +26,7 @@ public static class ImageEncoder
             throw new ArgumentException($"{hwc.Length} bytes are not {height}x{width} RGB pixels.", nameof(hwc));
         }
 
-        using var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        var pixels = bitmap.GetPixelSpan();
-        for (int i = 0, j = 0; i < hwc.Length; i += 3, j += 4)
-        {
-            pixels[j] = hwc[i];
-            pixels[j + 1] = hwc[i + 1];
-            pixels[j + 2] = hwc[i + 2];
-            pixels[j + 3] = 255;
-        }
+        using var bitmap = ImageDecoder.FromRgb(hwc, width, height);
 
         using var scaled = scale == 1 ? null : ImageDecoder.Resize(bitmap, width * scale, height * scale);
         using var image = SKImage.FromBitmap(scaled ?? bitmap);

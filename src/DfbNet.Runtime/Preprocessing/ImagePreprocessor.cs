@@ -140,15 +140,7 @@ public sealed class ImagePreprocessor
         }
 
         // Different size: widen to RGBA and let Skia resize exactly as it does decoded images.
-        using var bitmap = new SKBitmap(new SKImageInfo(source.Width, source.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul));
-        var rgba = bitmap.GetPixelSpan();
-        for (int i = 0, j = 0; i < rgb.Length; i += 3, j += 4)
-        {
-            rgba[j] = rgb[i];
-            rgba[j + 1] = rgb[i + 1];
-            rgba[j + 2] = rgb[i + 2];
-            rgba[j + 3] = 255;
-        }
+        using var bitmap = ImageDecoder.FromRgb(rgb, source.Width, source.Height);
 
         using var resized = ImageDecoder.Resize(bitmap, _width, _height);
         WriteTensor(resized.GetPixelSpan(), 4, destination);
