@@ -17,7 +17,9 @@ public static class DfbNetServerExtensions
             .BindConfiguration(DfbNetServerOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        services.AddOptions<DfbNetAuthOptions>().BindConfiguration(DfbNetAuthOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<CallerQuotas>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<StreamLimiter>();
         services.AddSingleton<ServerDrain>();
@@ -49,14 +51,24 @@ public static class DfbNetServerExtensions
         return services;
     }
 
-    /// <summary>Maps the native service, grpc.health.v1 and server reflection.</summary>
+    /// <summary>Maps the native service, the Open Inference Protocol, grpc.health.v1 and server reflection; with
+    /// authentication on (<see cref="DfbNetAuthOptions"/>), each behind the server's policy unless configured open.</summary>
     public static IEndpointRouteBuilder MapDfbNet(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGrpcService<DfbNetService>();
-        endpoints.MapGrpcService<OpenInferenceService>();
-        endpoints.MapGrpcHealthChecksService();
-        endpoints.MapGrpcReflectionService();
+        var auth = endpoints.ServiceProvider.GetService<AuthPlan>();
+        Protect(endpoints.MapGrpcService<DfbNetService>(), auth, open: false);
+        Protect(endpoints.MapGrpcService<OpenInferenceService>(), auth, open: false);
+        Protect(endpoints.MapGrpcHealthChecksService(), auth, auth?.Options.HealthOpen ?? true);
+        Protect(endpoints.MapGrpcReflectionService(), auth, auth?.Options.ReflectionOpen ?? true);
         return endpoints;
+    }
+
+    private static void Protect(IEndpointConventionBuilder endpoint, AuthPlan? auth, bool open)
+    {
+        if (auth is { Enabled: true } && !open)
+        {
+            endpoint.RequireAuthorization(DfbNetAuthentication.PolicyName);
+        }
     }
 
     /// <summary>Collects the runtime's instruments (frames, exits, frames in flight, stage and frame latency, provider
@@ -71,9 +83,29 @@ public static class DfbNetServerExtensions
         return services;
     }
 
-    /// <summary>Maps <c>GET /metrics</c> (Prometheus text format) on the listener of port <paramref name="port"/> only.</summary>
-    public static IEndpointConventionBuilder MapDfbNetMetrics(this IEndpointRouteBuilder endpoints, int port) =>
-        endpoints.MapPrometheusScrapingEndpoint().RequireHost($"*:{port}");
+    /// <summary>Maps <c>GET /metrics</c> (Prometheus text format) on the listener of port <paramref name="port"/> only:
+    /// the port a request came in on decides, not its Host header (which a client may set to anything).</summary>
+    public static IEndpointConventionBuilder MapDfbNetMetrics(this IEndpointRouteBuilder endpoints, int port)
+    {
+        var endpoint = endpoints.MapPrometheusScrapingEndpoint();
+        endpoint.Add(builder =>
+        {
+            var scrape = builder.RequestDelegate!;
+            builder.RequestDelegate = context =>
+            {
+                if (context.Connection.LocalPort == port)
+                {
+                    return scrape(context);
+                }
+
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            };
+        });
+        var auth = endpoints.ServiceProvider.GetService<AuthPlan>();
+        Protect(endpoint, auth, auth?.Options.MetricsOpen ?? true);
+        return endpoint;
+    }
 
     private sealed class ModelLoader(ModelRegistry registry) : IHostedService
     {

@@ -16,6 +16,18 @@ public static class ServerApplication
 
         // The scrape endpoint, when configured, is one more listener; it is the only one that speaks HTTP/1.1.
         var metrics = MetricsListener.FromConfiguration(builder.Configuration);
+        var addresses = ServerAddresses.Configured(builder.Configuration);
+
+        // Credentials are required unless the server is reachable from this machine only (DfbNet:Auth); TLS wherever a
+        // certificate is configured (DfbNet:Tls). Both are checked here, so that a mistake stops start-up with one line.
+        var auth = DfbNetAuthentication.Plan(builder.Configuration, addresses);
+        var tls = TlsCertificates.Load(builder.Configuration, addresses, DateTimeOffset.UtcNow);
+        builder.Services.AddDfbNetAuthentication(auth);
+        if (tls is not null)
+        {
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(tls.Apply));
+        }
+
         if (metrics is not null)
         {
             builder.WebHost.UseUrls([.. metrics.ServerUrls]);
@@ -29,6 +41,19 @@ public static class ServerApplication
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        ServerLog.SecurityConfigured(
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("DfbNet.Server.Security"),
+            auth.Enabled ? "on" : "off",
+            auth.Why,
+            auth.Keys.Count,
+            auth.Jwt ? $"on ({auth.JwtKeys.Count} keys, issuer {auth.Options.Jwt.Issuer})" : "off",
+            tls is null ? "off" : tls.MutualTls ? "on, client certificates required" : "on");
+        if (auth.Enabled)
+        {
+            app.UseAuthentication();
+            app.UseAuthorization();
+        }
+
         app.MapDfbNet();
         if (metrics is not null)
         {

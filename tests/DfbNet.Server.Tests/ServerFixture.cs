@@ -30,12 +30,16 @@ public sealed class TestServer : IAsyncDisposable
     public ModelRegistry Models => App.Services.GetRequiredService<ModelRegistry>();
 
     /// <summary>Writes models "tiny" (the default) and "second" into a fresh model root and starts a server on it.</summary>
-    public static async Task<TestServer> StartAsync(params string[] extraArgs)
+    public static Task<TestServer> StartAsync(params string[] extraArgs) => StartAsync(null, extraArgs);
+
+    /// <param name="configure">Runs on the builder before the app is built (a test adds a log provider).</param>
+    /// <param name="extraArgs">More command-line settings.</param>
+    public static async Task<TestServer> StartAsync(Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         var root = Path.Combine(Path.GetTempPath(), "dfbnet-server-" + Guid.NewGuid().ToString("N"));
         SyntheticModelFolder.Write(Path.Combine(root, "tiny"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
         SyntheticModelFolder.Write(Path.Combine(root, "second"), new SyntheticDfbNetOptions { InputSize = 16, Seed = 3, StageWidths = [4, 8], BranchWidth = 4 });
-        var app = Build(root, extraArgs);
+        var app = Build(root, configure, extraArgs);
         await app.StartAsync();
         var channel = GrpcChannel.ForAddress(GrpcAddress(app));
         return new TestServer(app, root, channel);
@@ -49,7 +53,9 @@ public sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>Builds (does not start) a server on a model root, on a free loopback port.</summary>
-    public static WebApplication Build(string modelRoot, params string[] extraArgs)
+    public static WebApplication Build(string modelRoot, params string[] extraArgs) => Build(modelRoot, null, extraArgs);
+
+    public static WebApplication Build(string modelRoot, Action<WebApplicationBuilder>? configure, params string[] extraArgs)
     {
         string[] args =
         [
@@ -65,7 +71,7 @@ public sealed class TestServer : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];
-        return ServerApplication.Build(args);
+        return ServerApplication.Build(args, configure);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using DfbNet.Core.Manifest;
 using DfbNet.Core.Onnx;
 
@@ -58,6 +59,7 @@ public sealed class StartupTests : IDisposable
     [InlineData("--DfbNet:DefaultModel=missing", "'missing'")]
     [InlineData("--DfbNet:MaxBatchSize=0", "MaxBatchSize")]
     [InlineData("--DfbNet:QualityLadder=2=fast", "DfbNet:QualityLadder")]
+    [InlineData("--urls=http://0.0.0.0:0", "DfbNet:Auth requires credentials (the server listens on http://0.0.0.0:0")]
     public async Task ServerProcess_BadConfiguration_PrintsOneLineAndExitsWithTwo(string setting, string named)
     {
         // The real executable, started from another directory: one line on stderr, no stack trace, exit code 2.
@@ -112,5 +114,41 @@ public sealed class StartupTests : IDisposable
         Assert.Equal("CPU", engine.ExecutionProvider);
         Assert.False(engine.CapturesGraphs);
         await app.StopAsync();
+    }
+
+    [Theory]
+    [InlineData("--urls=http://*:0", "DfbNet:Auth requires credentials (the server listens on http://*:0, not only on loopback)")]
+    [InlineData("--DfbNet:Auth:Enabled=true", "DfbNet:Auth requires credentials (DfbNet:Auth:Enabled is true)")]
+    [InlineData("--DfbNet:Auth:Enabled=maybe", "DfbNet:Auth: ")]
+    [InlineData("--DfbNet:Auth:ApiKeyFile=/nonexistent/keys", "DfbNet:Auth:ApiKeyFile '/nonexistent/keys' cannot be read")]
+    [InlineData("--DfbNet:Auth:ApiKeys:a= ", "DfbNet:Auth:ApiKeys:a: key 'a' is empty")]
+    [InlineData("--DfbNet:Auth:Jwt:JwksFile=/nonexistent/jwks.json", "DfbNet:Auth:Jwt:JwksFile is set, so DfbNet:Auth:Jwt:Issuer and DfbNet:Auth:Jwt:Audience must be too")]
+    [InlineData("--DfbNet:Auth:Quotas:x:FramesPerSecond=-1", "DfbNet:Auth:Quotas:x: FramesPerSecond")]
+    [InlineData("--urls=https://127.0.0.1:0", "DfbNet:Tls:CertificateFile is not set, but the server is to listen on https://127.0.0.1:0")]
+    [InlineData("--DfbNet:Tls:CertificateFile=/nonexistent/server.pem", "make every address (Urls) https://")]
+    [InlineData("--DfbNet:Tls:ClientCaFile=/nonexistent/ca.pem", "DfbNet:Tls:ClientCaFile is set without DfbNet:Tls:CertificateFile")]
+    public void SecuritySettings_Mistakes_StopStartupWithOneLineNamingTheSetting(string setting, string message)
+    {
+        var ex = Assert.ThrowsAny<Exception>(() => TestServer.Build(_root, setting));
+        var line = StartupError.Describe(ex);
+        Assert.NotNull(line);
+        Assert.Contains(message, line, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', line);
+    }
+
+    [Fact]
+    public void KeyFile_ABadLine_IsNamedByFileAndLine_WithoutTheKey()
+    {
+        var file = Path.Combine(_root, "keys.txt");
+        File.WriteAllLines(file, ["# keys", "a:secret-one-1234", "b:secret-one-1234"]);
+        var ex = Assert.Throws<InvalidOperationException>(() => TestServer.Build(_root, $"--DfbNet:Auth:ApiKeyFile={file}"));
+        Assert.Equal($"DfbNet:Auth:ApiKeyFile '{file}' line 3: key 'b' is the same as key 'a'.", StartupError.Describe(ex));
+    }
+
+    [Fact]
+    public async Task AllAddresses_AuthCanBeTurnedOffExplicitly()
+    {
+        await using var app = TestServer.Build(_root, "--urls=http://0.0.0.0:0", "--DfbNet:Auth:Enabled=false");
+        Assert.False(app.Services.GetRequiredService<Internal.AuthPlan>().Enabled);
     }
 }

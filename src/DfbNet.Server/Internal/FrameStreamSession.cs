@@ -46,6 +46,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly TaskCompletionSource _allAnswered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly string _streamId = Guid.NewGuid().ToString("N")[..12];
     private readonly ServerDrain _drain;
+    private readonly CallerQuota? _caller;
     private CancellationToken _token;
     private bool _stoppedByDrain;
     private RpcException? _readFailure;
@@ -54,9 +55,10 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private bool _readerDone;
     private long _frames;
 
-    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, DfbNetServerOptions options, int maxExits, ServerDrain drain, TimeProvider clock, ILogger logger)
+    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, CallerQuota? caller, DfbNetServerOptions options, int maxExits, ServerDrain drain, TimeProvider clock, ILogger logger)
     {
         _drain = drain;
+        _caller = caller;
         _requests = requests;
         _responses = responses;
         _protocol = protocol;
@@ -102,7 +104,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(callToken);
         _token = cts.Token;
         using var tracked = ServerMetrics.TrackStream(() => Queued);
-        ServerLog.StreamOpened(_logger, _streamId, _protocol.Description, _policy.ToString());
+        ServerLog.StreamOpened(_logger, _streamId, _caller?.Name ?? "anonymous", _protocol.Description, _policy.ToString());
         var reader = ReadAsync(first, firstReceived, cts);
         try
         {
@@ -263,6 +265,13 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 
     private void Accept(StreamFrame frame)
     {
+        if (frame.Failure is null && _caller is { } caller && !caller.TryTakeFrame())
+        {
+            // Over the caller's rate: refused at once like an overload, and the stream goes on.
+            _events.Writer.TryWrite((frame, FrameEvaluation.Failed(frame.Request!.FrameId, FrameErrorCode.ResourceExhausted, caller.FrameRateExceeded, _clock.GetElapsedTime(frame.Request.ReceivedTimestamp))));
+            return;
+        }
+
         if (frame.Failure is null)
         {
             var engine = frame.Engine!;

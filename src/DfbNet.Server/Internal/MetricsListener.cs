@@ -4,7 +4,7 @@ namespace DfbNet.Server.Internal;
 
 /// <summary>
 /// The Prometheus listener named by <c>DfbNet:MetricsUrl</c>: its port, and the server's address list with it added to
-/// the gRPC addresses (<c>urls</c>, else <c>http_ports</c>, else Kestrel's default), since setting addresses replaces them.
+/// the gRPC addresses (<see cref="ServerAddresses.Configured"/>), since setting addresses replaces them.
 /// </summary>
 internal sealed class MetricsListener
 {
@@ -44,11 +44,7 @@ internal sealed class MetricsListener
             throw new InvalidOperationException($"{Setting} '{url}' must be an http address with an explicit port, for example http://*:9464.");
         }
 
-        var grpc = configuration[WebHostDefaults.ServerUrlsKey] is { Length: > 0 } urls
-            ? urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            : configuration["http_ports"] is { Length: > 0 } ports
-                ? [.. ports.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(p => $"http://*:{p}")]
-                : ["http://localhost:5000"];
+        var grpc = ServerAddresses.Configured(configuration);
         if (grpc.Any(u => BindingAddress.Parse(u).Port == address.Port))
         {
             throw new InvalidOperationException($"{Setting} '{url}' uses the port of a gRPC address ({string.Join(";", grpc)}); the scrape endpoint needs a port of its own.");

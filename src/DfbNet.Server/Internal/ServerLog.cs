@@ -8,8 +8,8 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving models {Models} from {ModelRoot}; default {DefaultModel}")]
     public static partial void ModelsLoaded(ILogger logger, string models, string modelRoot, string defaultModel);
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Stream {StreamId} opened: model {Model}, mode {Mode}")]
-    public static partial void StreamOpened(ILogger logger, string streamId, string model, string mode);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Stream {StreamId} opened by {Client}: model {Model}, mode {Mode}")]
+    public static partial void StreamOpened(ILogger logger, string streamId, string client, string model, string mode);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Stream {StreamId} closed after {Frames} frames")]
     public static partial void StreamClosed(ILogger logger, string streamId, long frames);
@@ -25,6 +25,9 @@ internal static partial class ServerLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Stream {StreamId} ended with {Status} reading a message, after its {Frames} frames were answered")]
     public static partial void StreamReadFailed(ILogger logger, string streamId, string status, long frames);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Authentication is {State}: {Reason}; API keys {Keys}, JWT {Jwt}; TLS {Tls}")]
+    public static partial void SecurityConfigured(ILogger logger, string state, string reason, int keys, string jwt, string tls);
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Information, Message = "Stream {StreamId} drained for shutdown: {Frames} frames accepted, all answered")]
     public static partial void StreamDrained(ILogger logger, string streamId, long frames);

@@ -3,29 +3,43 @@ using Microsoft.Extensions.Options;
 
 namespace DfbNet.Server.Internal;
 
-/// <summary>The server's bound on open streams of both protocols (<see cref="DfbNetServerOptions.MaxStreams"/>).</summary>
-internal sealed class StreamLimiter(IOptions<DfbNetServerOptions> options)
+/// <summary>The server's bound on open streams of both protocols (<see cref="DfbNetServerOptions.MaxStreams"/>), and
+/// each authenticated caller's (<see cref="CallerQuotaOptions.MaxStreams"/>).</summary>
+internal sealed class StreamLimiter(IOptions<DfbNetServerOptions> options, CallerQuotas callers)
 {
     private readonly int _max = options.Value.MaxStreams;
     private int _open;
 
     public int Open => Volatile.Read(ref _open);
 
-    /// <summary>Counts a stream until the handle is disposed.</summary>
-    /// <exception cref="RpcException">RESOURCE_EXHAUSTED when the server has as many open streams as it allows.</exception>
-    public Lease Enter()
+    /// <summary>The callers' quotas, for the frames of unary calls.</summary>
+    public CallerQuotas Callers => callers;
+
+    /// <summary>Counts a stream of the call's caller until the handle is disposed.</summary>
+    /// <exception cref="RpcException">RESOURCE_EXHAUSTED when the server, or the caller, has as many open streams as it allows.</exception>
+    public Lease Enter(ServerCallContext context)
     {
+        var caller = callers.For(context);
+        caller?.EnterStream();
         if (Interlocked.Increment(ref _open) > _max)
         {
             Interlocked.Decrement(ref _open);
+            caller?.ExitStream();
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"The server has {_max} streams open, as many as DfbNet:MaxStreams allows; try again later."));
         }
 
-        return new Lease(this);
+        return new Lease(this, caller);
     }
 
-    public readonly struct Lease(StreamLimiter limiter) : IDisposable
+    public readonly struct Lease(StreamLimiter limiter, CallerQuota? caller) : IDisposable
     {
-        public void Dispose() => Interlocked.Decrement(ref limiter._open);
+        /// <summary>The stream's caller; null when authentication is off.</summary>
+        public CallerQuota? Caller => caller;
+
+        public void Dispose()
+        {
+            Interlocked.Decrement(ref limiter._open);
+            caller?.ExitStream();
+        }
     }
 }

@@ -31,6 +31,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
     public override async Task<Proto.ClassifyResponse> Classify(Proto.ClassifyRequest request, ServerCallContext context)
     {
         var received = _clock.GetTimestamp();
+        _streams.Callers.For(context)?.TakeFrameOrThrow();
         var settings = ResolvedOptions.Resolve(request.Options, context.RequestHeaders, _models, _options);
         var image = ImageMapper.MapOrThrow(request.Image, "image");
         var engine = settings.Engine;
@@ -53,7 +54,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
 
     public override async Task ClassifyStream(IAsyncStreamReader<Proto.StreamRequest> requestStream, IServerStreamWriter<Proto.ExitEvent> responseStream, ServerCallContext context)
     {
-        using var lease = _streams.Enter();
+        using var lease = _streams.Enter(context);
         if (!await requestStream.MoveNext(context.CancellationToken))
         {
             return;
@@ -62,7 +63,7 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
         var received = _clock.GetTimestamp();
         var first = requestStream.Current;
         var settings = ResolvedOptions.Resolve(first.Options, context.RequestHeaders, _models, _options);
-        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, _options, settings.Engine.ExitCount, _drain, _clock, _logger);
+        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, lease.Caller, _options, settings.Engine.ExitCount, _drain, _clock, _logger);
         await session.RunAsync(first, received);
     }
 

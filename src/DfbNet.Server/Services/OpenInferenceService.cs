@@ -161,7 +161,9 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
 
     public override async Task<Inference.ModelInferResponse> ModelInfer(Inference.ModelInferRequest request, ServerCallContext context)
     {
-        var parsed = OipRequest.Parse(request, _models, _options, _clock.GetTimestamp());
+        var received = _clock.GetTimestamp();
+        _streams.Callers.For(context)?.TakeFrameOrThrow();
+        var parsed = OipRequest.Parse(request, _models, _options, received);
         ExitEvent? final = null;
         await foreach (var e in parsed.Engine.ClassifyAsync(parsed.Frame, context.CancellationToken))
         {
@@ -178,10 +180,10 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
 
     public override async Task ModelStreamInfer(IAsyncStreamReader<Inference.ModelInferRequest> requestStream, IServerStreamWriter<Inference.ModelStreamInferResponse> responseStream, ServerCallContext context)
     {
-        using var lease = _streams.Enter();
+        using var lease = _streams.Enter(context);
         var protocol = new OipStreamProtocol(_models, _options, ResolvedOptions.QueuePolicyFrom(context.RequestHeaders), _logger);
         var maxExits = _models.Names.Max(name => _models.GetOrThrow(name).ExitCount);
-        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, _options, maxExits, _drain, _clock, _logger);
+        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, lease.Caller, _options, maxExits, _drain, _clock, _logger);
         await session.RunAsync();
     }
 
