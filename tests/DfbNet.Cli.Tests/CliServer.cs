@@ -71,7 +71,11 @@ internal static class CliProcess
             start.ArgumentList.Add(a);
         }
 
-        start.Environment.Remove("DFBNET_SERVER");
+        foreach (var inherited in new[] { "DFBNET_SERVER", "DFBNET_API_KEY", "DFBNET_CA_CERT", "DFBNET_CLIENT_CERT", "DFBNET_CLIENT_KEY" })
+        {
+            start.Environment.Remove(inherited);
+        }
+
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

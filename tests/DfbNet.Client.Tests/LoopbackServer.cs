@@ -19,12 +19,14 @@ public sealed class LoopbackServer : IAsyncDisposable
 {
     private readonly string _root;
     private readonly string[] _extraArgs;
+    private readonly string _scheme;
     private WebApplication? _app;
 
-    private LoopbackServer(string root, string[] extraArgs)
+    private LoopbackServer(string root, string[] extraArgs, string scheme)
     {
         _root = root;
         _extraArgs = extraArgs;
+        _scheme = scheme;
     }
 
     public Uri Address { get; private set; } = null!;
@@ -32,11 +34,22 @@ public sealed class LoopbackServer : IAsyncDisposable
     /// <summary>The metadata of every call received, in arrival order, across restarts.</summary>
     public CallLog Calls { get; } = new();
 
-    public static async Task<LoopbackServer> StartAsync(params string[] extraArgs)
+    public static Task<LoopbackServer> StartAsync(params string[] extraArgs) => StartAsync("http", extraArgs);
+
+    /// <summary>A server on https:// with the certificate of scripts/make-test-certs.sh (and more settings, such as a client CA).</summary>
+    public static Task<LoopbackServer> StartTlsAsync(params string[] extraArgs) => StartAsync(
+        "https",
+        [
+            $"--DfbNet:Tls:CertificateFile={DfbNet.Testing.TestCredentials.File("server.pem")}",
+            $"--DfbNet:Tls:KeyFile={DfbNet.Testing.TestCredentials.File("server.key")}",
+            .. extraArgs,
+        ]);
+
+    private static async Task<LoopbackServer> StartAsync(string scheme, string[] extraArgs)
     {
         var root = Path.Combine(Path.GetTempPath(), "dfbnet-client-" + Guid.NewGuid().ToString("N"));
         SyntheticModelFolder.Write(Path.Combine(root, "tiny"), new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
-        var server = new LoopbackServer(root, extraArgs);
+        var server = new LoopbackServer(root, extraArgs, scheme);
         await server.StartOnAsync(port: 0);
         return server;
     }
@@ -69,7 +82,7 @@ public sealed class LoopbackServer : IAsyncDisposable
     {
         string[] args =
         [
-            "--urls", $"http://127.0.0.1:{port}",
+            "--urls", $"{_scheme}://127.0.0.1:{port}",
             $"--DfbNet:ModelRoot={_root}",
             "--DfbNet:DefaultModel=tiny",
             "--DfbNet:IntraOpThreads=1",

@@ -27,6 +27,7 @@ public sealed class DfbNetClient : IDisposable
     private readonly bool _ownsChannel;
     private readonly Protocol.V1.DfbNet.DfbNetClient _client;
     private readonly DfbNetClientOptions _options;
+    private readonly string? _apiKey;
     private readonly Backoff _backoff;
     private readonly UnaryRetry _retry;
     private readonly ILogger _logger;
@@ -36,7 +37,7 @@ public sealed class DfbNetClient : IDisposable
     /// <param name="loggerFactory">Logs retries and reconnections; null logs nothing.</param>
     /// <exception cref="ArgumentException">An option is invalid; the message names it.</exception>
     public DfbNetClient(DfbNetClientOptions options, ILoggerFactory? loggerFactory = null)
-        : this(CreateChannel(Validate(options), loggerFactory), ownsChannel: true, options, loggerFactory)
+        : this(CreateChannel(options, loggerFactory), ownsChannel: true, options, loggerFactory)
     {
     }
 
@@ -56,6 +57,7 @@ public sealed class DfbNetClient : IDisposable
         _channel = channel;
         _ownsChannel = ownsChannel;
         _options = options;
+        _apiKey = options.ApiKey ?? (Environment.GetEnvironmentVariable(DfbNetClientOptions.ApiKeyEnvironmentVariable) is { Length: > 0 } key ? key : null);
         _client = new Protocol.V1.DfbNet.DfbNetClient(channel);
         _logger = (ILogger?)loggerFactory?.CreateLogger<DfbNetClient>() ?? NullLogger.Instance;
         _backoff = new Backoff(options);
@@ -206,7 +208,7 @@ public sealed class DfbNetClient : IDisposable
     private Metadata BuildHeaders(RequestOptions? options)
     {
         var headers = new Metadata();
-        if (_options.ApiKey is { } key)
+        if (_apiKey is { } key)
         {
             if (_options.ApiKeyHeader == ApiKeyHeader.XApiKey)
             {
@@ -241,8 +243,15 @@ public sealed class DfbNetClient : IDisposable
         return options;
     }
 
-    private static GrpcChannel CreateChannel(DfbNetClientOptions options, ILoggerFactory? loggerFactory)
+    /// <summary>
+    /// A channel to the server of <paramref name="options"/> with its TLS settings (trusted CAs, client certificate):
+    /// the one the client makes for itself, for code that calls the generated gRPC clients (the Open Inference Protocol,
+    /// health) on the same terms. API keys are per call: send them in the call's headers.
+    /// </summary>
+    /// <exception cref="ArgumentException">An option is invalid, or a certificate file cannot be loaded; the message names it.</exception>
+    public static GrpcChannel CreateChannel(DfbNetClientOptions options, ILoggerFactory? loggerFactory = null)
     {
+        Validate(options);
         var handler = new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,
@@ -250,14 +259,14 @@ public sealed class DfbNetClient : IDisposable
             KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
-        if (options.ServerCertificateValidation is { } validate)
+        try
         {
-            handler.SslOptions.RemoteCertificateValidationCallback = validate;
+            TlsSettings.Apply(options, handler.SslOptions);
         }
-
-        if (options.ClientCertificates is { } certificates)
+        catch
         {
-            handler.SslOptions.ClientCertificates = certificates;
+            handler.Dispose();
+            throw;
         }
 
         return GrpcChannel.ForAddress(options.Address, new GrpcChannelOptions

@@ -14,7 +14,11 @@ public sealed class DfbNetClientOptions
     /// <c>https://</c> uses TLS. Default <c>http://localhost:50051</c>.</summary>
     public Uri Address { get; set; } = new("http://localhost:50051");
 
-    /// <summary>An API key sent with every call (see <see cref="ApiKeyHeader"/>); null sends none.</summary>
+    /// <summary>The environment variable read for an API key when <see cref="ApiKey"/> is null.</summary>
+    public const string ApiKeyEnvironmentVariable = "DFBNET_API_KEY";
+
+    /// <summary>An API key sent with every call (see <see cref="ApiKeyHeader"/>); null sends the value of
+    /// <c>DFBNET_API_KEY</c> when that is set, else none.</summary>
     public string? ApiKey { get; set; }
 
     /// <summary>The header that carries <see cref="ApiKey"/>: <c>authorization: Bearer ...</c> (default) or <c>x-api-key</c>.</summary>
@@ -26,6 +30,18 @@ public sealed class DfbNetClientOptions
 
     /// <summary>TLS only: client certificates offered to the server (mutual TLS).</summary>
     public X509CertificateCollection? ClientCertificates { get; set; }
+
+    /// <summary>TLS only: a PEM file of CA certificates (for example a private CA's <c>ca.pem</c>); the server's
+    /// certificate must chain to one of them and name the address's host. Instead of the system's trust store, and of
+    /// <see cref="ServerCertificateValidation"/>.</summary>
+    public string? CaCertificateFile { get; set; }
+
+    /// <summary>TLS only: a PEM client certificate offered to the server (mutual TLS), with its key in
+    /// <see cref="ClientKeyFile"/> or in the same file.</summary>
+    public string? ClientCertificateFile { get; set; }
+
+    /// <summary>The PEM private key of <see cref="ClientCertificateFile"/>, when not in that file.</summary>
+    public string? ClientKeyFile { get; set; }
 
     /// <summary>The model of calls that name none; null for the server's default model.</summary>
     public string? Model { get; set; }

@@ -97,17 +97,8 @@ internal static class LoadCommand
 
     private static async Task<int> RunAgainstServerAsync(DfbNetClientOptions client, LoadOptions load, FrameSet frames, CancellationToken cancellationToken)
     {
-        using var channel = GrpcChannel.ForAddress(client.Address, new GrpcChannelOptions
-        {
-            HttpHandler = new SocketsHttpHandler
-            {
-                // Many streams on one connection would share its flow-control window; let the handler open more.
-                EnableMultipleHttp2Connections = true,
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-            },
-            DisposeHttpClient = true,
-            MaxReceiveMessageSize = 64 * 1024 * 1024,
-        });
+        // The SDK's channel (its TLS settings too), which opens more HTTP/2 connections as streams share one's window.
+        using var channel = DfbNetClient.CreateChannel(client);
         var headers = new Metadata();
         if (client.ApiKey is { } key)
         {

@@ -27,6 +27,12 @@ internal sealed class ServerCallOptions(bool budget = true)
 
     private readonly Option<string?> _apiKey = new("--api-key") { Description = "API key, sent as 'authorization: Bearer <key>' (default: $DFBNET_API_KEY)." };
 
+    private readonly Option<string?> _ca = new("--ca") { Description = "https:// only: PEM file of the CA that issued the server's certificate, trusted instead of the system's store (default: $DFBNET_CA_CERT)." };
+
+    private readonly Option<string?> _cert = new("--cert") { Description = "https:// only: PEM client certificate for mutual TLS (default: $DFBNET_CLIENT_CERT)." };
+
+    private readonly Option<string?> _key = new("--key") { Description = "PEM private key of --cert, when not in the same file (default: $DFBNET_CLIENT_KEY)." };
+
     public void AddTo(Command command)
     {
         command.Options.Add(_server);
@@ -39,6 +45,9 @@ internal sealed class ServerCallOptions(bool budget = true)
         }
 
         command.Options.Add(_apiKey);
+        command.Options.Add(_ca);
+        command.Options.Add(_cert);
+        command.Options.Add(_key);
     }
 
     /// <summary>Client options from the parsed command line, or an error message naming the bad option.</summary>
@@ -81,24 +90,82 @@ internal sealed class ServerCallOptions(bool budget = true)
             return null;
         }
 
-        return new DfbNetClientOptions
+        var ca = FileOption(parse, _ca, "DFBNET_CA_CERT", address, ref error);
+        var cert = FileOption(parse, _cert, "DFBNET_CLIENT_CERT", address, ref error);
+        var key = FileOption(parse, _key, "DFBNET_CLIENT_KEY", address, ref error);
+        if (error is null && key is not null && cert is null)
+        {
+            error = "--key is set without --cert.";
+        }
+
+        if (error is not null)
+        {
+            return null;
+        }
+
+        var options = new DfbNetClientOptions
         {
             Address = address,
             Model = parse.GetValue(_model),
             Mode = mode,
             Preset = parse.GetValue(_preset),
             Budget = milliseconds is { } b && b > 0 ? TimeSpan.FromMilliseconds(b) : null,
-            ApiKey = parse.GetValue(_apiKey) ?? (Environment.GetEnvironmentVariable("DFBNET_API_KEY") is { Length: > 0 } key ? key : null),
+            ApiKey = parse.GetValue(_apiKey) ?? (Environment.GetEnvironmentVariable(DfbNetClientOptions.ApiKeyEnvironmentVariable) is { Length: > 0 } apiKey ? apiKey : null),
+            CaCertificateFile = ca,
+            ClientCertificateFile = cert,
+            ClientKeyFile = key,
 
             // A command line user wants a quick answer when the server is down, not a long wait.
             MaxRetries = 2,
             MaxStreamReconnects = 3,
         };
+
+        if (ca is not null || cert is not null)
+        {
+            // Load the certificates now: a file that is not PEM is one line naming it, not a failure at the first call.
+            try
+            {
+                DfbNetClient.CreateChannel(options).Dispose();
+            }
+            catch (ArgumentException ex)
+            {
+                error = ex.Message;
+                return null;
+            }
+        }
+
+        return options;
+    }
+
+    /// <summary>A file named by an option or its environment variable: null when neither is set; an error when the file
+    /// is missing or the server is not https://.</summary>
+    private static string? FileOption(ParseResult parse, Option<string?> option, string variable, Uri server, ref string? error)
+    {
+        var (file, from) = parse.GetValue(option) is { Length: > 0 } given
+            ? (given, option.Name)
+            : Environment.GetEnvironmentVariable(variable) is { Length: > 0 } env ? (env, "$" + variable) : (null, "");
+        if (file is null || error is not null)
+        {
+            return file;
+        }
+
+        if (server.Scheme != "https")
+        {
+            error = $"{from} is set, but --server {server} is not https://.";
+        }
+        else if (!File.Exists(file))
+        {
+            error = $"{from} '{file}' does not exist.";
+        }
+
+        return file;
     }
 
     /// <summary>A one-line explanation of a failed call.</summary>
     public static string Describe(RpcException ex, Uri server) => ex.StatusCode switch
     {
+        StatusCode.Unauthenticated => $"the server at {server} refused the call: {ex.Status.Detail} Pass --api-key, or set $DFBNET_API_KEY.",
+        StatusCode.PermissionDenied => $"the server at {server} refused the call: {ex.Status.Detail}",
         StatusCode.Unavailable => $"cannot reach the DfbNet server at {server} ({ex.Status.Detail}). Is it running? Start one with 'dotnet run --project src/DfbNet.Server' or pass --server.",
         StatusCode.DeadlineExceeded => $"the server at {server} did not answer in time.",
         _ => $"{ex.StatusCode}: {ex.Status.Detail}",

@@ -18,6 +18,35 @@ internal sealed class DfbNetClientOptionsValidator : IValidateOptions<DfbNetClie
             failures.Add("ApiKey is empty or contains control characters.");
         }
 
+        var tlsFiles = new[] { (nameof(options.CaCertificateFile), options.CaCertificateFile), (nameof(options.ClientCertificateFile), options.ClientCertificateFile), (nameof(options.ClientKeyFile), options.ClientKeyFile) };
+        foreach (var (setting, file) in tlsFiles)
+        {
+            if (string.IsNullOrEmpty(file))
+            {
+                continue;
+            }
+
+            if (options.Address is { Scheme: not "https" })
+            {
+                failures.Add($"{setting} is set, but Address '{options.Address}' is not https://.");
+            }
+
+            if (!File.Exists(file))
+            {
+                failures.Add($"{setting} '{file}' does not exist.");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(options.ClientKeyFile) && string.IsNullOrEmpty(options.ClientCertificateFile))
+        {
+            failures.Add("ClientKeyFile is set without ClientCertificateFile.");
+        }
+
+        if (!string.IsNullOrEmpty(options.CaCertificateFile) && options.ServerCertificateValidation is not null)
+        {
+            failures.Add("CaCertificateFile and ServerCertificateValidation both decide which server certificates to trust; set one.");
+        }
+
         if (options.Budget is { } budget && budget < TimeSpan.Zero)
         {
             failures.Add($"Budget {budget} is negative.");
