@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ImageInput } from './image.js';
 import type { ClassifyResult, ExitEvent, InferenceMode, ModelInfo, Prediction, RequestOptions } from './types.js';
@@ -10,9 +11,22 @@ export interface DfbNetClientOptions {
   /** `host:port`, `http://host:port` (HTTP/2 without TLS, the server's default) or `https://host:port` (TLS). */
   address: string;
   /** Channel credentials (for example `grpc.credentials.createSsl(rootCert)`); by default insecure for http and
-   * host:port addresses, TLS with the system's roots for https addresses. */
+   * host:port addresses, TLS for https addresses (with `caCertificate`, `clientCertificate` and `clientKey` when set,
+   * else the system's roots). Given, they are used as they are, and setting any of those three as well is a TypeError. */
   credentials?: grpc.ChannelCredentials;
-  /** An API key sent with every call. */
+  /** TLS: the CA certificate(s) that the server's certificate must chain to, instead of the system's roots (for a
+   * private CA or a self-signed server). A `Buffer` holds PEM contents; a `string` is the path of a PEM file, read when
+   * the client is made. Needs an `https://` address. */
+  caCertificate?: string | Buffer;
+  /** Mutual TLS: the client's certificate (chain), presented to a server that requires one. A `Buffer` holds PEM
+   * contents; a `string` is the path of a PEM file. Needs `clientKey` and an `https://` address. */
+  clientCertificate?: string | Buffer;
+  /** Mutual TLS: the private key of `clientCertificate` (PEM, unencrypted). A `Buffer` holds PEM contents; a `string`
+   * is the path of a PEM file. Needs `clientCertificate` and an `https://` address. */
+  clientKey?: string | Buffer;
+  /** An API key sent with every call (unary calls, streams and their reconnections). Not given (undefined): the
+   * environment variable `DFBNET_API_KEY`, read when the client is made, where it is set and not empty; an empty
+   * string sends no key, whatever the environment holds. */
   apiKey?: string;
   /** `authorization` sends `authorization: Bearer <key>` (default); `x-api-key` sends `x-api-key: <key>`. */
   apiKeyHeader?: 'authorization' | 'x-api-key';
@@ -87,10 +101,11 @@ export class DfbNetClient {
     if (!options || !options.address) {
       throw new TypeError('options.address is required (for example "localhost:50051").');
     }
-    this.options = { ...options };
+    this.options = { ...options, apiKey: resolveApiKey(options.apiKey) };
     const tls = options.address.startsWith('https://');
     const target = options.address.replace(/^https?:\/\//, '').replace(/\/+$/, '');
-    const credentials = options.credentials ?? (tls ? grpc.credentials.createSsl() : grpc.credentials.createInsecure());
+    const tlsSet = tlsOptionsSet(options);
+    const credentials = options.credentials ?? (tls ? tlsCredentials(options, tlsSet) : grpc.credentials.createInsecure());
     const Service = loadService();
     this.client = new Service(target, credentials, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 }) as RawClient;
   }
@@ -346,6 +361,93 @@ export class DfbNetClient {
       result.budget = toDuration(budgetMs);
     }
     return result;
+  }
+}
+
+const apiKeyVariable = 'DFBNET_API_KEY';
+const tlsOptionNames = ['caCertificate', 'clientCertificate', 'clientKey'] as const;
+type TlsOptionName = (typeof tlsOptionNames)[number];
+
+/** The API key to send: `apiKey` when given ('' for none), else DFBNET_API_KEY when set and not empty. */
+function resolveApiKey(apiKey: string | undefined): string | undefined {
+  let source = 'options.apiKey';
+  if (apiKey === undefined || apiKey === null) {
+    apiKey = process.env[apiKeyVariable] || undefined;
+    source = `the environment variable ${apiKeyVariable}`;
+  }
+  if (apiKey === undefined || apiKey === '') {
+    return undefined;
+  }
+  if (typeof apiKey !== 'string') {
+    throw new TypeError(`${source} must be a string.`);
+  }
+  // grpc-js accepts printable ASCII in a header value and would otherwise fail each call with the key in its message.
+  if (!/^[ -~]*$/.test(apiKey)) {
+    throw new TypeError(`${source} holds a character that a gRPC header cannot carry (only printable ASCII can; a trailing newline read from a file?).`);
+  }
+  return apiKey;
+}
+
+/** Those of caCertificate, clientCertificate and clientKey that are set; checks that none is set with `credentials`
+ * and that a client certificate comes with its key. */
+function tlsOptionsSet(options: DfbNetClientOptions): TlsOptionName[] {
+  const set = tlsOptionNames.filter((name) => options[name] !== undefined && options[name] !== null);
+  if (set.length === 0) {
+    return set;
+  }
+  const named = set.map((name) => `options.${name}`).join(', ');
+  if (options.credentials) {
+    throw new TypeError(`options.credentials cannot be combined with ${named}: give the TLS settings either as credentials or as these options.`);
+  }
+  if (set.includes('clientCertificate') !== set.includes('clientKey')) {
+    throw new TypeError('options.clientCertificate and options.clientKey go together (mutual TLS): set both or neither.');
+  }
+  if (!options.address.startsWith('https://')) {
+    throw new TypeError(`${named} ${set.length > 1 ? 'need' : 'needs'} an https:// address; '${options.address}' is not one.`);
+  }
+  return set;
+}
+
+/** TLS credentials of an https:// address: the system's roots, or the PEM options that are set. */
+function tlsCredentials(options: DfbNetClientOptions, set: TlsOptionName[]): grpc.ChannelCredentials {
+  if (set.length === 0) {
+    return grpc.credentials.createSsl();
+  }
+  const ca = readPem(options, 'caCertificate');
+  const cert = readPem(options, 'clientCertificate');
+  const key = readPem(options, 'clientKey');
+  try {
+    return grpc.credentials.createSsl(ca, key, cert);
+  } catch (error) {
+    throw new Error(`The TLS settings (${set.map((name) => `options.${name}`).join(', ')}) are not usable: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** A PEM option's bytes: a Buffer (or any Uint8Array) as it is, a string as the path of a file to read. */
+function readPem(options: DfbNetClientOptions, name: TlsOptionName): Buffer | null {
+  const value: unknown = options[name];
+  if (value === undefined || value === null) {
+    return null;
+  }
+  if (value instanceof Uint8Array) {
+    if (value.length === 0) {
+      throw new TypeError(`options.${name} is an empty buffer; it must hold PEM contents.`);
+    }
+    return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (typeof value !== 'string') {
+    throw new TypeError(`options.${name} must be a Buffer of PEM contents or the path of a PEM file (a string).`);
+  }
+  if (value.includes('-----BEGIN')) {
+    throw new TypeError(`options.${name} looks like PEM text, but a string is the path of a PEM file: pass PEM contents as a Buffer (Buffer.from(pem)).`);
+  }
+  if (value === '') {
+    throw new TypeError(`options.${name} is an empty path.`);
+  }
+  try {
+    return readFileSync(value);
+  } catch (error) {
+    throw new Error(`options.${name}: cannot read '${value}': ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
-import { DfbNetClient } from '@dfbnet/client';
+import { DfbNetClient, status } from '@dfbnet/client';
 
 export const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = join(packageRoot, '..', '..');
@@ -29,13 +29,27 @@ async function freePort() {
   return port;
 }
 
-/** Starts a server; resolves once it answers GetModelInfo. `restart()` kills it (as a crash would) and starts it again
- * on the same address; `stop()` ends it and removes its model folder. */
-export async function startServer() {
+/**
+ * Starts a server; resolves once it answers GetModelInfo. `restart()` kills it (as a crash would) and starts it again
+ * on the same address; `stop()` ends it and removes its model folder.
+ *
+ * Options (all optional; none gives the plain h2c server at `127.0.0.1:PORT`):
+ * - `args`: extra server arguments (for example `--DfbNet:Auth:ApiKeys:tests=KEY` or `--DfbNet:Tls:CertificateFile=...`);
+ * - `scheme`: `'http'` (default) or `'https'` (TLS: pass the certificate in `args`); with https, `address` is
+ *   `https://127.0.0.1:PORT`;
+ * - `client`: DfbNetClient options of the readiness probe (`apiKey`, `caCertificate`, `clientCertificate`,
+ *   `clientKey`...), also returned as `clientOptions` (with `address`) for the tests' own clients.
+ */
+export async function startServer({ args = [], scheme = 'http', client = {} } = {}) {
+  if (scheme !== 'http' && scheme !== 'https') {
+    throw new TypeError(`scheme '${scheme}' is not http or https`);
+  }
   const root = mkdtempSync(join(tmpdir(), 'dfbnet-ts-'));
   execFileSync('dotnet', [builtDll('DFBNET_CLI_DLL', 'DfbNet.Cli', 'dfbnet.dll'), 'synth', '--out', join(root, 'default')], { stdio: 'pipe' });
   const port = await freePort();
-  const address = `127.0.0.1:${port}`;
+  const hostPort = `127.0.0.1:${port}`;
+  const address = scheme === 'https' ? `https://${hostPort}` : hostPort;
+  const clientOptions = { ...client, address };
   let child;
   let exited;
   let output = '';
@@ -44,16 +58,17 @@ export async function startServer() {
     output = '';
     child = spawn('dotnet', [
       builtDll('DFBNET_SERVER_DLL', 'DfbNet.Server', 'dfbnet-server.dll'),
-      '--urls', `http://${address}`,
+      '--urls', `${scheme}://${hostPort}`,
       `--DfbNet:ModelRoot=${root}`,
       '--DfbNet:WarmupRuns=1',
       '--DfbNet:IntraOpThreads=1',
       '--Logging:LogLevel:Default=Warning',
+      ...args,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     exited = new Promise((resolve) => child.once('exit', resolve));
-    const probe = new DfbNetClient({ address });
+    const probe = new DfbNetClient(clientOptions);
     try {
       const deadline = Date.now() + 60_000;
       while (true) {
@@ -64,6 +79,9 @@ export async function startServer() {
           await probe.getModelInfo(undefined, { timeoutMs: 1000 });
           return;
         } catch (error) {
+          if (error.code === status.UNAUTHENTICATED || error.code === status.PERMISSION_DENIED) {
+            throw new Error(`the server refused the readiness probe's credentials: ${error.details}\n${output}`);
+          }
           if (Date.now() > deadline) {
             throw new Error(`the server did not answer within 60 s: ${error}\n${output}`);
           }
@@ -98,7 +116,7 @@ export async function startServer() {
     await stop();
     throw error;
   }
-  return { address, root, stop, restart };
+  return { address, root, clientOptions, stop, restart };
 }
 
 const cifar = readFileSync(join(repoRoot, 'tests', 'data', 'cifar10-test-200.bin'));
