@@ -137,6 +137,12 @@ public sealed class DfbNetServerOptions
     [Range(1, 3600)]
     public int DrainSeconds { get; set; } = 25;
 
+    /// <summary>Seconds a stream may stay open (less up to a tenth, at random); then it stops taking frames, answers those
+    /// it took and ends UNAVAILABLE, as in a drain, so that clients reconnect and spread over the pods behind a balancer.
+    /// 0 (the default) for no limit.</summary>
+    [Range(0, 30 * 24 * 3600)]
+    public double MaxStreamSeconds { get; set; }
+
     /// <summary>Largest decoded image, in pixels.</summary>
     [Range(1, 1L << 30)]
     public long MaxImagePixels { get; set; } = 4096L * 4096L;

@@ -8,6 +8,26 @@ namespace DfbNet.Client.Tests;
 public sealed class ResilienceTests
 {
     [Fact]
+    public async Task Stream_AcrossTheServersStreamLifetime_ReconnectsAndEveryFrameEndsOnce()
+    {
+        // Each stream lives at most 0.5 s: a 3 s stream at 40 frames a second is moved about six times.
+        await using var server = await LoopbackServer.StartAsync("--DfbNet:MaxStreamSeconds=0.5");
+        using var client = new DfbNetClient(new DfbNetClientOptions { Address = server.Address, MaxStreamReconnects = 3 });
+        var finals = new Dictionary<string, int>();
+        await foreach (var e in client.StreamAsync(Images.Frames(120, TimeSpan.FromMilliseconds(25))))
+        {
+            if (e.IsFinal)
+            {
+                finals[e.Event.FrameId] = finals.GetValueOrDefault(e.Event.FrameId) + 1;
+            }
+        }
+
+        Assert.Equal(120, finals.Count);
+        Assert.All(finals.Values, count => Assert.Equal(1, count));
+        Assert.InRange(server.Calls.Count("ClassifyStream"), 4, 12);
+    }
+
+    [Fact]
     public async Task Classify_ServerNotUpYet_RetriesUntilItIs()
     {
         await using var server = await LoopbackServer.StartAsync();

@@ -48,7 +48,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly ServerDrain _drain;
     private readonly CallerQuota? _caller;
     private CancellationToken _token;
+    private readonly TimeSpan _maxLifetime;
     private bool _stoppedByDrain;
+    private bool _stoppedByLifetime;
     private RpcException? _readFailure;
     private int _inScheduler;
     private int _outstanding;
@@ -59,6 +61,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     {
         _drain = drain;
         _caller = caller;
+        _maxLifetime = StreamLifetime(options.MaxStreamSeconds);
         _requests = requests;
         _responses = responses;
         _protocol = protocol;
@@ -75,6 +78,11 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         // thread that hands an event over never waits for this stream's client.
         _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions((slots * (maxExits + 1)) + RefusalReserve) { SingleReader = true });
     }
+
+    /// <summary>A stream's lifetime: the configured one less up to a tenth at random, so that streams opened together
+    /// (after a deploy) do not all reconnect at once; zero for none.</summary>
+    private static TimeSpan StreamLifetime(double seconds) =>
+        seconds > 0 ? TimeSpan.FromSeconds(seconds * (1 - (Random.Shared.NextDouble() * 0.1))) : TimeSpan.Zero;
 
     /// <summary>Refusals of a stream whose queue is full that may be unwritten at once (each holds no slot).</summary>
     private const int RefusalReserve = 64;
@@ -124,6 +132,15 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 throw new RpcException(failure.Status, failure.Trailers);
             }
 
+            if (_stoppedByLifetime)
+            {
+                // The same clean end as the drain's: the client reconnects (to any pod) and sends the rest there.
+                var accepted = Interlocked.Read(ref _frames);
+                ServerLog.StreamLifetimeReached(_logger, _streamId, accepted);
+                var trailers = new Metadata { { FramesAcceptedTrailer, accepted.ToString(System.Globalization.CultureInfo.InvariantCulture) } };
+                throw new RpcException(new Status(StatusCode.Unavailable, $"The stream reached its maximum lifetime (DfbNet:MaxStreamSeconds {_maxLifetime.TotalSeconds:0} s, less up to a tenth so that streams do not all end together): it stopped taking frames after {accepted}, all of them answered; reconnect to send more."), trailers);
+            }
+
             if (_stoppedByDrain)
             {
                 // Every frame read was answered; the rest are the client's to send elsewhere.
@@ -162,17 +179,19 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 
             // The drain stops the reading (not the frames read): they are answered, then the call ends UNAVAILABLE.
             using var reading = CancellationTokenSource.CreateLinkedTokenSource(token, _drain.Draining);
+            using var lifetime = _maxLifetime > TimeSpan.Zero ? new CancellationTokenSource(_maxLifetime, _clock) : null;
+            using var expiry = lifetime?.Token.Register(static state => ((CancellationTokenSource)state!).Cancel(), reading);
             try
             {
-                while (!_drain.IsDraining && await _requests.MoveNext(reading.Token))
+                while (!_drain.IsDraining && lifetime?.IsCancellationRequested != true && await _requests.MoveNext(reading.Token))
                 {
                     // A frame read is accepted whatever the drain: its slot wait is the call's alone.
                     await ReadFrameAsync(_requests.Current, _clock.GetTimestamp(), token);
                 }
             }
-            catch (OperationCanceledException) when (_drain.IsDraining && !token.IsCancellationRequested)
+            catch (OperationCanceledException) when ((_drain.IsDraining || lifetime?.IsCancellationRequested == true) && !token.IsCancellationRequested)
             {
-                // A read cut short by the drain: nothing was accepted by it.
+                // A read cut short by the drain or the stream's lifetime: nothing was accepted by it.
             }
             catch (RpcException ex) when (!token.IsCancellationRequested)
             {
@@ -182,6 +201,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             }
 
             _stoppedByDrain = _drain.IsDraining;
+            _stoppedByLifetime = !_stoppedByDrain && _readFailure is null && lifetime?.IsCancellationRequested == true;
 
             lock (_gate)
             {

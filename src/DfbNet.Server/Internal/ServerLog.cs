@@ -26,6 +26,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Stream {StreamId} ended with {Status} reading a message, after its {Frames} frames were answered")]
     public static partial void StreamReadFailed(ILogger logger, string streamId, string status, long frames);
 
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Stream {StreamId} reached its maximum lifetime: {Frames} frames accepted, all answered; the client reconnects")]
+    public static partial void StreamLifetimeReached(ILogger logger, string streamId, long frames);
+
     [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "Authentication is {State}: {Reason}; API keys {Keys}, JWT {Jwt}; TLS {Tls}")]
     public static partial void SecurityConfigured(ILogger logger, string state, string reason, int keys, string jwt, string tls);
 
