@@ -200,7 +200,10 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         var requested = request.Policy.ExitCount == ExitCount ? request.Policy : DefaultPolicy;
         var policy = Policies.ForLoad(requested, (double)(Admission.Admitted - 1) / Admission.Bound);
         var evaluation = new FrameEvaluation(request.FrameId, policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
-        var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken);
+        var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken)
+        {
+            Activity = RuntimeTracing.StartFrame(Name, request, evaluation.Elapsed),
+        };
         if (cancellationToken.IsCancellationRequested)
         {
             Abandon(frame);
@@ -450,8 +453,9 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
     TimeSpan IFrameCompletion.Estimate(int stage, int batch) => LatencyFor(_stages[stage].Provider).Estimate(stage, batch);
 
-    void IFrameCompletion.RecordStage(int stage, List<ScheduledFrame> batch, TimeSpan elapsed)
+    void IFrameCompletion.RecordStage(int stage, List<ScheduledFrame> batch, TimeSpan elapsed, long batchId)
     {
+        RuntimeTracing.RecordStage(batch, stage, batchId, _stages[stage].Provider, elapsed);
         var warmup = true;
         foreach (var frame in batch)
         {
@@ -535,6 +539,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             RuntimeMetrics.RecordFrame(Name, final, total);
         }
 
+        RuntimeTracing.EndFrame(frame, final);
         frame.Sink.OnEvent(final);
     }
 
@@ -548,6 +553,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             Interlocked.Increment(ref _cancelled);
         }
 
+        RuntimeTracing.AbandonFrame(frame);
         frame.Sink.OnCancelled();
     }
 

@@ -15,6 +15,10 @@ public sealed record FrameRequest(string FrameId, ImageSource Image, ExitPolicy 
     /// <summary>Run exit 1 even when the budget cannot be met (a late answer rather than none).</summary>
     public bool AlwaysAnswer { get; init; }
 
+    /// <summary>The trace the frame's span belongs to (its call's span, W3C trace context from the client); default for
+    /// <see cref="System.Diagnostics.Activity.Current"/> where the frame is submitted.</summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; }
+
     /// <summary>A start-up frame of the engine's own: counted nowhere (statistics, metrics, latency estimates).</summary>
     internal bool IsWarmup { get; init; }
 }

@@ -3,6 +3,8 @@ using DfbNet.Server.Internal;
 using DfbNet.Server.Services;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace DfbNet.Server;
 
@@ -77,11 +79,58 @@ public static class DfbNetServerExtensions
     public static IServiceCollection AddDfbNetMetrics(this IServiceCollection services)
     {
         ServerMetrics.EnsureCreated();
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        services.AddOpenTelemetry().ConfigureResource(DescribeService).WithMetrics(metrics => metrics
             .AddMeter(RuntimeMetrics.MeterName, ServerMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Runtime")
             .AddPrometheusExporter());
         return services;
     }
+
+    /// <summary>Records traces (<see cref="DfbNetTracingOptions"/>): ASP.NET Core's span per call, the runtime's per frame
+    /// and per stage (<see cref="RuntimeTracing"/>), exported over OTLP when an endpoint is set. Tests add their own
+    /// exporter with <c>ConfigureOpenTelemetryTracerProvider</c>.</summary>
+    /// <exception cref="InvalidOperationException">A setting out of range, named.</exception>
+    public static IServiceCollection AddDfbNetTracing(this IServiceCollection services, DfbNetTracingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.SampleRatio is < 0 or > 1 || double.IsNaN(options.SampleRatio))
+        {
+            throw new InvalidOperationException($"{DfbNetTracingOptions.SectionName}:SampleRatio {options.SampleRatio} must be between 0 and 1.");
+        }
+
+        Uri? endpoint = null;
+        if (!string.IsNullOrWhiteSpace(options.OtlpEndpoint) && !Uri.TryCreate(options.OtlpEndpoint, UriKind.Absolute, out endpoint))
+        {
+            throw new InvalidOperationException($"{DfbNetTracingOptions.SectionName}:OtlpEndpoint '{options.OtlpEndpoint}' is not an absolute URL.");
+        }
+
+        var protocol = options.OtlpProtocol.ToLowerInvariant() switch
+        {
+            "grpc" => OpenTelemetry.Exporter.OtlpExportProtocol.Grpc,
+            "http" or "http/protobuf" => OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf,
+            _ => throw new InvalidOperationException($"{DfbNetTracingOptions.SectionName}:OtlpProtocol '{options.OtlpProtocol}' is not grpc or http."),
+        };
+
+        services.AddOpenTelemetry().ConfigureResource(DescribeService).WithTracing(tracing =>
+        {
+            // The call spans: ASP.NET Core's, named and tagged as gRPC calls (rpc.service, rpc.method, the status code).
+            tracing.AddAspNetCoreInstrumentation()
+                .AddSource(RuntimeTracing.SourceName)
+                .SetSampler(new OpenTelemetry.Trace.ParentBasedSampler(new OpenTelemetry.Trace.TraceIdRatioBasedSampler(options.SampleRatio)));
+            if (endpoint is not null)
+            {
+                tracing.AddOtlpExporter(otlp =>
+                {
+                    otlp.Endpoint = endpoint;
+                    otlp.Protocol = protocol;
+                });
+            }
+        });
+        return services;
+    }
+
+    /// <summary>service.name (and version) of every signal: without it exporters say <c>unknown_service</c>.</summary>
+    private static void DescribeService(OpenTelemetry.Resources.ResourceBuilder resource) =>
+        resource.AddService("dfbnet-server", serviceVersion: typeof(DfbNetServerExtensions).Assembly.GetName().Version?.ToString(3));
 
     /// <summary>Maps <c>GET /metrics</c> (Prometheus text format) on the listener of port <paramref name="port"/> only:
     /// the port a request came in on decides, not its Host header (which a client may set to anything).</summary>

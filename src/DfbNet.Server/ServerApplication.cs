@@ -38,6 +38,12 @@ public static class ServerApplication
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
             listen.Protocols = metrics?.Serves(listen) == true ? HttpProtocols.Http1 : HttpProtocols.Http2));
         builder.Services.AddDfbNetServer();
+        var tracing = ConfigurationSections.Bind<DfbNetTracingOptions>(builder.Configuration, DfbNetTracingOptions.SectionName);
+        if (tracing.Enabled ?? !string.IsNullOrWhiteSpace(tracing.OtlpEndpoint))
+        {
+            builder.Services.AddDfbNetTracing(tracing);
+        }
+
         configure?.Invoke(builder);
 
         var app = builder.Build();

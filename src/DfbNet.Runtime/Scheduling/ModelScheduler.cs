@@ -20,6 +20,7 @@ internal sealed class ModelScheduler : IDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly int _classCount;
+    private long _batches;
     private readonly int _maxBatch;
     private readonly Thread[] _threads;
     private long _sequence;
@@ -207,7 +208,7 @@ internal sealed class ModelScheduler : IDisposable
             return runOptions;
         }
 
-        _completion.RecordStage(stage, batch, elapsed);
+        _completion.RecordStage(stage, batch, elapsed, Interlocked.Increment(ref _batches));
         for (var i = 0; i < batch.Count; i++)
         {
             var frame = batch[i];
@@ -262,8 +263,9 @@ internal interface IFrameCompletion
     /// <summary>The expected time of a run of (stage, batch size) on the stage's current provider.</summary>
     TimeSpan Estimate(int stage, int batch);
 
-    /// <summary>A batch ran: latency estimates, statistics, metrics.</summary>
-    void RecordStage(int stage, List<ScheduledFrame> batch, TimeSpan elapsed);
+    /// <summary>A batch ran: latency estimates, statistics, metrics, the frames' stage spans (<paramref name="batchId"/>
+    /// tells the runs of a model apart).</summary>
+    void RecordStage(int stage, List<ScheduledFrame> batch, TimeSpan elapsed, long batchId);
 
     /// <summary>The frame's final event: release its tensors and admission, count it, then tell its sink.</summary>
     void Finish(ScheduledFrame frame, ExitEvent final);

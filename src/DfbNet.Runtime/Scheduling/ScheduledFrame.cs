@@ -48,6 +48,9 @@ internal sealed class ScheduledFrame
     /// <summary>When it entered its current stage queue (the maximum queue delay counts from here).</summary>
     public long EnqueuedTimestamp { get; set; }
 
+    /// <summary>The frame's span, when traced (<see cref="RuntimeTracing"/>).</summary>
+    public System.Diagnostics.Activity? Activity { get; set; }
+
     /// <summary>Stage run time spent on this frame so far (each batch's whole run).</summary>
     public TimeSpan Inference { get; set; }
 }

@@ -49,6 +49,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private readonly CallerQuota? _caller;
     private CancellationToken _token;
     private readonly TimeSpan _maxLifetime;
+    private readonly System.Diagnostics.ActivityContext _trace = System.Diagnostics.Activity.Current?.Context ?? default;
     private bool _stoppedByDrain;
     private bool _stoppedByLifetime;
     private RpcException? _readFailure;
@@ -342,7 +343,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 continue;
             }
 
-            frame.Engine!.Submit(frame.Request!, new Sink(this, frame), _client, _token);
+            // Frames start on whichever thread frees a slot: the call's span is their parent, wherever that is.
+            var request = _trace != default && RuntimeTracing.Enabled ? frame.Request! with { TraceParent = _trace } : frame.Request!;
+            frame.Engine!.Submit(request, new Sink(this, frame), _client, _token);
         }
     }
 

@@ -28,16 +28,7 @@ internal static class DfbNetAuthentication
     /// <exception cref="InvalidOperationException">A one-line message naming the setting (start-up prints it, exit 2).</exception>
     public static AuthPlan Plan(IConfiguration configuration, IReadOnlyList<string> grpcAddresses)
     {
-        DfbNetAuthOptions options;
-        try
-        {
-            options = configuration.GetSection(DfbNetAuthOptions.SectionName).Get<DfbNetAuthOptions>() ?? new DfbNetAuthOptions();
-        }
-        catch (InvalidOperationException ex)
-        {
-            throw new InvalidOperationException($"{DfbNetAuthOptions.SectionName}: {ex.Message}", ex);
-        }
-
+        var options = ConfigurationSections.Bind<DfbNetAuthOptions>(configuration, DfbNetAuthOptions.SectionName);
         var keys = ApiKeyStore.Load(options);
         var jwtKeys = JwtKeys(options.Jwt);
         foreach (var (name, quota) in options.Quotas)

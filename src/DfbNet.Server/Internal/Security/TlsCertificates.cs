@@ -27,7 +27,7 @@ internal sealed class TlsCertificates
     /// expired certificate, a key that does not match, a CA file with no certificate.</exception>
     public static TlsCertificates? Load(IConfiguration configuration, IReadOnlyList<string> addresses, DateTimeOffset now)
     {
-        var options = configuration.GetSection(Section).Get<DfbNetTlsOptions>() ?? new DfbNetTlsOptions();
+        var options = ConfigurationSections.Bind<DfbNetTlsOptions>(configuration, Section);
         if (string.IsNullOrWhiteSpace(options.CertificateFile))
         {
             if (addresses.FirstOrDefault(ServerAddresses.IsHttps) is { } https)
