@@ -70,4 +70,7 @@ public enum FrameErrorCode
 
     /// <summary>The model is saturated (its bound on admitted frames is reached): refused at once, try again later.</summary>
     Unavailable = 4,
+
+    /// <summary>The model the frame is for is not served (unloaded while its stream was open).</summary>
+    NotFound = 5,
 }

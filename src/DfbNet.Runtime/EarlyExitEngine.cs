@@ -121,8 +121,12 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     /// <summary>Loads a model folder: validates the manifest, opens every stage on the provider chain, checks that
     /// stage shapes chain, and warms each stage up to seed the latency estimates.</summary>
     /// <exception cref="ManifestException">The manifest or a stage model does not match; the message names the field.</exception>
-    public static EarlyExitEngine Load(string modelFolder, EngineOptions? options = null, ILogger? logger = null) =>
-        EngineLoader.Load(modelFolder, options ?? new EngineOptions(), logger ?? NullLogger.Instance);
+    /// <param name="modelFolder">The folder holding manifest.json and the stage files.</param>
+    /// <param name="options">Providers, threads, scheduling; the defaults when null.</param>
+    /// <param name="logger">Load and run logs; none when null.</param>
+    /// <param name="name">The model's name; the folder's name when null (a versioned folder, <c>models/NAME/2</c>, names its parent's).</param>
+    public static EarlyExitEngine Load(string modelFolder, EngineOptions? options = null, ILogger? logger = null, string? name = null) =>
+        EngineLoader.Load(modelFolder, options ?? new EngineOptions(), logger ?? NullLogger.Instance, name);
 
     /// <summary>Resolves a request's thresholds: explicit values win, then a preset name, then the default preset.</summary>
     /// <exception cref="ArgumentException">Unknown preset, wrong count or a value outside [0, 1].</exception>

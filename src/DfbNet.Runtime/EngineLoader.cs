@@ -14,10 +14,10 @@ internal static class EngineLoader
     /// <summary>Loads a model folder: validates the manifest, opens every stage on the provider chain, checks that
     /// stage shapes chain, and warms each stage up to seed the latency estimates.</summary>
     /// <exception cref="ManifestException">The manifest or a stage model does not match; the message names the field.</exception>
-    public static EarlyExitEngine Load(string modelFolder, EngineOptions options, ILogger logger)
+    public static EarlyExitEngine Load(string modelFolder, EngineOptions options, ILogger logger, string? name = null)
     {
         var folder = Path.GetFullPath(modelFolder);
-        var name = Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
+        name ??= Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         var manifest = ManifestLoader.LoadFolder(folder);
         var manifestPath = Path.Combine(folder, ModelManifest.FileName);
         var stages = new List<StageRunner>();

@@ -28,6 +28,10 @@ public sealed class DfbNetAuthOptions
     /// an entry of its own. A frame or stream beyond its caller's quota is refused with RESOURCE_EXHAUSTED.</summary>
     public Dictionary<string, CallerQuotaOptions> Quotas { get; set; } = [];
 
+    /// <summary>Callers (API key names, token subjects) that may load and unload models (the repository API); tokens
+    /// with <see cref="JwtAuthOptions.AdminScope"/> may too. Everyone else is refused with PERMISSION_DENIED.</summary>
+    public List<string> Admins { get; set; } = [];
+
     /// <summary>grpc.health.v1 answers without credentials (Kubernetes probes send none). Default true.</summary>
     public bool HealthOpen { get; set; } = true;
 
@@ -54,6 +58,9 @@ public sealed class JwtAuthOptions
     /// <summary>A scope (in the token's space-separated <c>scope</c> or <c>scp</c> claim) without which a valid token is
     /// refused with PERMISSION_DENIED; empty for none.</summary>
     public string? RequiredScope { get; set; }
+
+    /// <summary>The scope that lets a token load and unload models. Default <c>dfbnet.admin</c>.</summary>
+    public string AdminScope { get; set; } = "dfbnet.admin";
 
     /// <summary>Clock difference tolerated on <c>exp</c> and <c>nbf</c>, in seconds. Default 60.</summary>
     public int ClockSkewSeconds { get; set; } = 60;

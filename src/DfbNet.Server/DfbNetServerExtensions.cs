@@ -22,6 +22,8 @@ public static class DfbNetServerExtensions
         services.AddOptions<DfbNetAuthOptions>().BindConfiguration(DfbNetAuthOptions.SectionName);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<CallerQuotas>();
+        services.AddSingleton(provider => new RepositoryAccess(provider.GetService<AuthPlan>()));
+        services.AddHostedService<ModelRepositoryPoller>();
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<StreamLimiter>();
         services.AddSingleton<ServerDrain>();

@@ -137,6 +137,12 @@ public sealed class DfbNetServerOptions
     [Range(1, 3600)]
     public int DrainSeconds { get; set; } = 25;
 
+    /// <summary>Seconds between looks at the model root: new models and versions load, changed files reload, removed
+    /// models unload (a version that fails to load is refused, logged, and the old one keeps serving). 0 (the default)
+    /// for none: models change only through the repository API (RepositoryModelLoad, RepositoryModelUnload).</summary>
+    [Range(0, 86_400)]
+    public double ModelPollSeconds { get; set; }
+
     /// <summary>Seconds a stream may stay open (less up to a tenth, at random); then it stops taking frames, answers those
     /// it took and ends UNAVAILABLE, as in a drain, so that clients reconnect and spread over the pods behind a balancer.
     /// 0 (the default) for no limit.</summary>

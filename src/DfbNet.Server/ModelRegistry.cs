@@ -8,10 +8,24 @@ using Microsoft.Extensions.Options;
 
 namespace DfbNet.Server;
 
-/// <summary>Every model folder under the model root, loaded at start-up and addressed by name. Owns the engines.</summary>
+/// <summary>
+/// The model repository: every model under the model root (<c>NAME/</c> is version 1, <c>NAME/V/</c> version V), the
+/// highest version of each loaded at start-up and addressed by name. Versions are loaded, reloaded and unloaded while
+/// the server runs (<see cref="LoadAsync"/>, <see cref="UnloadAsync"/>, <see cref="SyncWithDiskAsync"/>); frames hold
+/// leases, so a version replaced or unloaded finishes what it took before it is disposed. Owns the engines.
+/// </summary>
 public sealed class ModelRegistry : IDisposable
 {
-    private readonly Dictionary<string, EarlyExitEngine> _models;
+    private readonly EngineOptions _engineOptions;
+    private readonly ILogger _logger;
+    private readonly ILogger _engineLogger;
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, long Version), (string Stamp, string Reason)> _failures = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, long Version), byte> _loading = new();
+    private readonly List<ServedModel> _retired = [];
+
+    // Replaced whole on every change (copy on write): readers take a snapshot without a lock.
+    private volatile Dictionary<string, ServedModel> _served;
 
     public ModelRegistry(IOptions<DfbNetServerOptions> options, ILoggerFactory loggerFactory, IHostEnvironment environment, TimeProvider clock)
     {
@@ -61,36 +75,40 @@ public sealed class ModelRegistry : IDisposable
             },
         };
 
-        var folders = Directory.EnumerateDirectories(Root)
-            .Where(d => File.Exists(Path.Combine(d, ModelManifest.FileName)))
-            .OrderBy(d => d, StringComparer.Ordinal)
-            .ToList();
-        var names = folders.Select(Path.GetFileName).ToList();
-        if (!names.Contains(settings.DefaultModel, StringComparer.Ordinal))
+        _engineOptions = engineOptions;
+        _logger = logger;
+        _engineLogger = loggerFactory.CreateLogger<EarlyExitEngine>();
+        DefaultModel = settings.DefaultModel;
+
+        var latest = ModelRepositoryFolders.Latest(ModelRepositoryFolders.Scan(Root)).ToList();
+        if (!latest.Any(f => f.Name == settings.DefaultModel))
         {
             throw new InvalidOperationException(
                 $"DfbNet:DefaultModel '{settings.DefaultModel}' is not a model folder under {Root} " +
-                $"(found: {(names.Count == 0 ? "none" : string.Join(", ", names))}). A model folder holds a manifest.json.");
+                $"(found: {(latest.Count == 0 ? "none" : string.Join(", ", latest.Select(f => f.Name)))}). A model folder holds a manifest.json, or version folders (1/, 2/, ...) that do.");
         }
 
-        _models = new Dictionary<string, EarlyExitEngine>(StringComparer.Ordinal);
+        // At start-up every model must load: a bad manifest stops the server (later, a bad version is refused instead).
+        var served = new Dictionary<string, ServedModel>(StringComparer.Ordinal);
         try
         {
-            var engineLogger = loggerFactory.CreateLogger<EarlyExitEngine>();
-            foreach (var folder in folders)
+            foreach (var folder in latest)
             {
-                var engine = EarlyExitEngine.Load(folder, engineOptions, engineLogger);
-                _models.Add(engine.Name, engine);
+                served.Add(folder.Name, new ServedModel(Load(folder), folder));
             }
         }
         catch
         {
-            Dispose();
+            foreach (var model in served.Values)
+            {
+                model.Engine.Dispose();
+            }
+
             throw;
         }
 
-        DefaultModel = settings.DefaultModel;
-        ServerLog.ModelsLoaded(logger, string.Join(", ", _models.Keys), Root, DefaultModel);
+        _served = served;
+        ServerLog.ModelsLoaded(logger, string.Join(", ", served.Values.Select(m => $"{m.Engine.Name} (version {m.Version})")), Root, DefaultModel);
     }
 
     /// <summary>The resolved model root folder.</summary>
@@ -98,18 +116,228 @@ public sealed class ModelRegistry : IDisposable
 
     public string DefaultModel { get; }
 
-    public IReadOnlyCollection<string> Names => _models.Keys;
+    /// <summary>The models served now.</summary>
+    public IReadOnlyCollection<string> Names => _served.Keys;
 
-    /// <summary>The engine for <paramref name="name"/>, or the default model when it is empty.</summary>
-    public bool TryGet(string? name, out EarlyExitEngine engine) =>
-        _models.TryGetValue(string.IsNullOrEmpty(name) ? DefaultModel : name, out engine!);
+    /// <summary>The served engine for <paramref name="name"/>, or the default model when it is empty. For a look at the
+    /// model (its manifest, statistics); frames take a lease (<see cref="Lease"/>).</summary>
+    public bool TryGet(string? name, out EarlyExitEngine engine)
+    {
+        var found = _served.TryGetValue(string.IsNullOrEmpty(name) ? DefaultModel : name, out var model);
+        engine = model?.Engine!;
+        return found;
+    }
 
     /// <summary>The engine for <paramref name="name"/> (the default model when empty), or NOT_FOUND naming the models served.</summary>
     /// <exception cref="Grpc.Core.RpcException">NOT_FOUND.</exception>
     public EarlyExitEngine GetOrThrow(string? name) =>
-        TryGet(name, out var engine)
-            ? engine
-            : throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.NotFound, $"Model '{name}' is not served (models: {string.Join(", ", Names)})."));
+        TryGet(name, out var engine) ? engine : throw NotServed(name);
+
+    /// <summary>The served version of a model, or null.</summary>
+    public string? VersionOf(string? name) =>
+        _served.TryGetValue(string.IsNullOrEmpty(name) ? DefaultModel : name, out var model) ? model.Version : null;
+
+    /// <summary>A hold on the served version of <paramref name="name"/> (the default model when empty) for a frame or a
+    /// call: that version stays loaded until the lease is disposed, whatever reloads or unloads meanwhile.</summary>
+    /// <exception cref="Grpc.Core.RpcException">NOT_FOUND.</exception>
+    internal ModelLease Lease(string? name)
+    {
+        var key = string.IsNullOrEmpty(name) ? DefaultModel : name;
+        while (_served.TryGetValue(key, out var model))
+        {
+            // A version retired between the look-up and the lease has been replaced (or removed): look again.
+            if (model.TryLease() is { } lease)
+            {
+                return lease;
+            }
+        }
+
+        throw NotServed(name);
+    }
+
+    /// <summary>Loads a version of a model (the highest on disk unless <paramref name="version"/> names one), warms it up
+    /// and serves it in place of the current one, which finishes the frames it took. A version that fails to load is
+    /// refused and the current one keeps serving.</summary>
+    /// <exception cref="Grpc.Core.RpcException">NOT_FOUND when the model or version is not on disk; FAILED_PRECONDITION
+    /// when it does not load (the message names the file and field).</exception>
+    internal async Task<string> LoadAsync(string name, long? version, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var versions = ModelRepositoryFolders.Scan(Root).Where(f => f.Name == name).ToList();
+            var folder = version is { } v ? versions.FirstOrDefault(f => f.Version == v) : versions.MaxBy(f => f.Version);
+            if (folder is null)
+            {
+                throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.NotFound, versions.Count == 0
+                    ? $"Model '{name}' is not in the repository {Root}."
+                    : $"Model '{name}' has no version {version} in the repository (versions: {string.Join(", ", versions.Select(f => f.Version))})."));
+            }
+
+            return await SwapInAsync(folder, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>Stops serving a model: new frames are refused NOT_FOUND, frames taken finish first.</summary>
+    /// <exception cref="Grpc.Core.RpcException">NOT_FOUND when the model is not served.</exception>
+    internal async Task UnloadAsync(string name, CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_served.TryGetValue(name, out var model))
+            {
+                throw NotServed(name);
+            }
+
+            var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal);
+            served.Remove(name);
+            _served = served;
+            Retire(model);
+            ServerLog.ModelUnloaded(_logger, name, model.Version);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>Makes the served models match the disk (polling): new models and versions load, changed files reload,
+    /// removed models unload. A version that failed is not tried again until its files change.</summary>
+    internal async Task SyncWithDiskAsync(CancellationToken cancellationToken)
+    {
+        await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var latest = ModelRepositoryFolders.Latest(ModelRepositoryFolders.Scan(Root)).ToDictionary(f => f.Name, StringComparer.Ordinal);
+            foreach (var folder in latest.Values)
+            {
+                var current = _served.GetValueOrDefault(folder.Name);
+                var failed = _failures.TryGetValue((folder.Name, folder.Version), out var failure) && failure.Stamp == folder.Stamp;
+                if (failed || (current is not null && current.Folder.Version == folder.Version && current.Folder.Stamp == folder.Stamp))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    await SwapInAsync(folder, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Grpc.Core.RpcException)
+                {
+                    // Logged and recorded by SwapInAsync; the current version (if any) keeps serving.
+                }
+            }
+
+            foreach (var name in _served.Keys.Where(n => !latest.ContainsKey(n)).ToList())
+            {
+                var model = _served[name];
+                var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal);
+                served.Remove(name);
+                _served = served;
+                Retire(model);
+                ServerLog.ModelUnloaded(_logger, name, model.Version);
+            }
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    /// <summary>Every model version on disk with its state (Triton's repository index), plus retired versions still
+    /// finishing frames.</summary>
+    internal IReadOnlyList<(string Name, string Version, string State, string Reason)> Index()
+    {
+        var served = _served;
+        var entries = new List<(string, string, string, string)>();
+        foreach (var folder in ModelRepositoryFolders.Scan(Root))
+        {
+            var current = served.GetValueOrDefault(folder.Name);
+            var key = (folder.Name, folder.Version);
+            var (state, reason) = current?.Folder.Version == folder.Version ? ("READY", "")
+                : _loading.TryGetValue(key, out _) ? ("LOADING", "")
+                : _failures.TryGetValue(key, out var failure) ? ("UNAVAILABLE", failure.Reason)
+                : ("UNAVAILABLE", "not loaded");
+            entries.Add((folder.Name, folder.VersionText, state, reason));
+        }
+
+        lock (_retired)
+        {
+            _retired.RemoveAll(m => m.Disposed is { IsCompleted: true });
+            entries.AddRange(_retired.Select(m => (m.Engine.Name, m.Version, "UNLOADING", "finishing the frames it took")));
+        }
+
+        return entries;
+    }
+
+    /// <exception cref="Grpc.Core.RpcException">FAILED_PRECONDITION when the version does not load.</exception>
+    private async Task<string> SwapInAsync(ModelVersionFolder folder, CancellationToken cancellationToken)
+    {
+        var key = (folder.Name, folder.Version);
+        _loading[key] = 0;
+        EarlyExitEngine engine;
+        try
+        {
+            // Loading reads files and runs warm-ups for seconds: not on the caller's thread.
+            engine = await Task.Run(() => Load(folder), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await engine.WarmUpFramesAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                engine.Dispose();
+                throw;
+            }
+        }
+        catch (Exception ex) when (ex is ManifestException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            var current = _served.GetValueOrDefault(folder.Name);
+            _failures[key] = (folder.Stamp, ex.Message);
+            ServerLog.ModelLoadFailed(_logger, folder.Name, folder.VersionText, current?.Version ?? "none", ex.Message);
+            throw new Grpc.Core.RpcException(new Grpc.Core.Status(Grpc.Core.StatusCode.FailedPrecondition,
+                $"Version {folder.Version} of model '{folder.Name}' did not load: {ex.Message}" +
+                (current is null ? "" : $" Version {current.Version} keeps serving.")));
+        }
+        finally
+        {
+            _loading.TryRemove(key, out _);
+        }
+
+        _failures.TryRemove(key, out _);
+        var previous = _served.GetValueOrDefault(folder.Name);
+        var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal) { [folder.Name] = new ServedModel(engine, folder) };
+        _served = served;
+        if (previous is not null)
+        {
+            Retire(previous);
+        }
+
+        ServerLog.ModelVersionServed(_logger, folder.Name, folder.VersionText, previous?.Version ?? "none");
+        return folder.VersionText;
+    }
+
+    private void Retire(ServedModel model)
+    {
+        lock (_retired)
+        {
+            _retired.Add(model);
+        }
+
+        model.Retire();
+    }
+
+    private EarlyExitEngine Load(ModelVersionFolder folder) => EarlyExitEngine.Load(folder.Folder, _engineOptions, _engineLogger, folder.Name);
+
+    private Grpc.Core.RpcException NotServed(string? name) =>
+        new(new Grpc.Core.Status(Grpc.Core.StatusCode.NotFound, string.IsNullOrEmpty(name)
+            ? $"The default model '{DefaultModel}' is not served (models: {string.Join(", ", Names)})."
+            : $"Model '{name}' is not served (models: {string.Join(", ", Names)})."));
 
     /// <summary>Parses <c>DfbNet:QualityLadder</c> (<c>0.5=balanced,0.75=fast</c>).</summary>
     /// <exception cref="InvalidOperationException">A rung that is not LOAD=PRESET with LOAD in (0, 1].</exception>
@@ -139,11 +367,21 @@ public sealed class ModelRegistry : IDisposable
 
     public void Dispose()
     {
-        foreach (var engine in _models.Values)
+        var served = _served;
+        _served = new Dictionary<string, ServedModel>(StringComparer.Ordinal);
+        foreach (var model in served.Values)
         {
-            engine.Dispose();
+            Retire(model);
         }
 
-        _models.Clear();
+        List<Task> disposals;
+        lock (_retired)
+        {
+            disposals = [.. _retired.Select(m => m.Disposed).OfType<Task>()];
+        }
+
+        // Retired versions still leased (an abandoned call's frames) are disposed when their leases end.
+        Task.WaitAll([.. disposals], TimeSpan.FromSeconds(10));
+        _changes.Dispose();
     }
 }

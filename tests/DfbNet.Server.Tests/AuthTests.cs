@@ -36,6 +36,7 @@ public sealed class AuthTests : IAsyncLifetime, IDisposable
             $"--DfbNet:Auth:Jwt:Issuer={TestCredentials.Issuer}",
             $"--DfbNet:Auth:Jwt:Audience={TestCredentials.Audience}",
             "--DfbNet:Auth:Jwt:RequiredScope=dfbnet.infer",
+            "--DfbNet:Auth:Admins:0=camera-1",
             "--DfbNet:Auth:Quotas:slow:FramesPerSecond=2",
             "--DfbNet:Auth:Quotas:slow:MaxStreams=1",
             $"--DfbNet:MetricsUrl=http://127.0.0.1:{_metricsPort}",
@@ -130,6 +131,23 @@ public sealed class AuthTests : IAsyncLifetime, IDisposable
         Assert.Equal(StatusCode.Unauthenticated, ex.StatusCode);
         var ready = await oip.ServerReadyAsync(new Inference.ServerReadyRequest(), Bearer(CameraKey));
         Assert.True(ready.Ready);
+    }
+
+    [Fact]
+    public async Task RepositoryControl_NeedsAnAdmin_OthersArePermissionDenied()
+    {
+        var oip = new Inference.GRPCInferenceService.GRPCInferenceServiceClient(_server.Channel);
+        var load = new Inference.RepositoryModelLoadRequest { ModelName = "second" };
+        var ex = await Assert.ThrowsAsync<RpcException>(async () => await oip.RepositoryModelLoadAsync(load, Bearer(FileKey)));
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains("caller 'gate-7' may not load or unload models; add it to DfbNet:Auth:Admins", ex.Status.Detail, StringComparison.Ordinal);
+        var token = await Assert.ThrowsAsync<RpcException>(async () => await oip.RepositoryModelUnloadAsync(new Inference.RepositoryModelUnloadRequest { ModelName = "second" }, Bearer(TestCredentials.Token("svc-c"))));
+        Assert.Equal(StatusCode.PermissionDenied, token.StatusCode);
+
+        await oip.RepositoryModelLoadAsync(load, Bearer(CameraKey));
+        await oip.RepositoryModelLoadAsync(load, Bearer(TestCredentials.Token("ops", scope: "dfbnet.infer dfbnet.admin")));
+        var index = await oip.RepositoryIndexAsync(new Inference.RepositoryIndexRequest { Ready = true }, Bearer(FileKey));
+        Assert.Contains(index.Models, m => m.Name == "second");
     }
 
     [Fact]

@@ -88,6 +88,11 @@ public static class ManifestValidator
             Fail("stages", "needs at least one stage");
         }
 
+        if (manifest.Stages!.Count > ModelManifest.MaxStages)
+        {
+            Fail("stages", $"has {manifest.Stages.Count} stages; at most {ModelManifest.MaxStages} are served");
+        }
+
         var stageCount = manifest.Stages!.Count;
         for (var s = 0; s < stageCount; s++)
         {

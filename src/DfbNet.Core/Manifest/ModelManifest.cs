@@ -15,6 +15,9 @@ public sealed class ModelManifest
     /// <summary>The file name of a manifest inside a model folder.</summary>
     public const string FileName = "manifest.json";
 
+    /// <summary>Most stages (exits) a model may have: what a stream sizes its event buffer by, whatever model it serves next.</summary>
+    public const int MaxStages = 32;
+
     public int SchemaVersion { get; set; }
 
     /// <summary>Human readable description (architecture, data set, whether it is trained).</summary>

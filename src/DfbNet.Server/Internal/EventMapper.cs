@@ -47,7 +47,18 @@ internal static class EventMapper
         FrameErrorCode.InvalidArgument => StatusCode.InvalidArgument,
         FrameErrorCode.ResourceExhausted => StatusCode.ResourceExhausted,
         FrameErrorCode.Unavailable => StatusCode.Unavailable,
+        FrameErrorCode.NotFound => StatusCode.NotFound,
         _ => StatusCode.Internal,
+    };
+
+    public static FrameErrorCode FromStatusCode(StatusCode code) => code switch
+    {
+        StatusCode.OK => FrameErrorCode.None,
+        StatusCode.InvalidArgument => FrameErrorCode.InvalidArgument,
+        StatusCode.ResourceExhausted => FrameErrorCode.ResourceExhausted,
+        StatusCode.Unavailable => FrameErrorCode.Unavailable,
+        StatusCode.NotFound => FrameErrorCode.NotFound,
+        _ => FrameErrorCode.Internal,
     };
 
     public static Proto.ExitKind ToProto(ExitKind kind) => kind switch

@@ -58,7 +58,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private bool _readerDone;
     private long _frames;
 
-    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, CallerQuota? caller, DfbNetServerOptions options, int maxExits, ServerDrain drain, TimeProvider clock, ILogger logger)
+    public FrameStreamSession(IAsyncStreamReader<TRequest> requests, IServerStreamWriter<TResponse> responses, IFrameStreamProtocol<TRequest, TResponse> protocol, ServerCallContext context, CallerQuota? caller, DfbNetServerOptions options, ServerDrain drain, TimeProvider clock, ILogger logger)
     {
         _drain = drain;
         _caller = caller;
@@ -75,9 +75,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         _slots = new SemaphoreSlim(slots, slots);
         _refusals = new SemaphoreSlim(RefusalReserve, RefusalReserve);
 
-        // Every frame holding a slot has at most maxExits + 1 events unwritten: the channel never fills, so an executor
-        // thread that hands an event over never waits for this stream's client.
-        _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions((slots * (maxExits + 1)) + RefusalReserve) { SingleReader = true });
+        // Every frame holding a slot has at most one event per exit and a final one unwritten, whatever model version it
+        // runs on: the channel never fills, so an executor thread that hands an event over never waits for this client.
+        _events = Channel.CreateBounded<(StreamFrame, ExitEvent)>(new BoundedChannelOptions((slots * (Core.Manifest.ModelManifest.MaxStages + 1)) + RefusalReserve) { SingleReader = true });
     }
 
     /// <summary>A stream's lifetime: the configured one less up to a tenth at random, so that streams opened together
@@ -240,6 +240,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             {
                 if (frame.Engine!.Admission.TryRefuse(_client, out var refusal))
                 {
+                    frame.Model?.Dispose();
                     _events.Writer.TryWrite((frame with { HoldsSlot = false }, frame.Engine.Refused(frame.Request!, refusal)));
                     return;
                 }
@@ -275,6 +276,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             {
                 // The newest frame replaces the oldest waiting one, whose slot frees once its DROPPED event is written.
                 oldest.Engine!.Admission.Release(_client);
+                oldest.Model?.Dispose();
                 var dropped = FrameEvaluation.Dropped(oldest.Request!.FrameId, _clock.GetElapsedTime(oldest.Request.ReceivedTimestamp));
                 oldest.Engine.RecordDropped(dropped);
                 _events.Writer.TryWrite((oldest, dropped));
@@ -289,6 +291,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         if (frame.Failure is null && _caller is { } caller && !caller.TryTakeFrame())
         {
             // Over the caller's rate: refused at once like an overload, and the stream goes on.
+            frame.Model?.Dispose();
             _events.Writer.TryWrite((frame, FrameEvaluation.Failed(frame.Request!.FrameId, FrameErrorCode.ResourceExhausted, caller.FrameRateExceeded, _clock.GetElapsedTime(frame.Request.ReceivedTimestamp))));
             return;
         }
@@ -298,6 +301,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
             var engine = frame.Engine!;
             if (!engine.Admission.TryAdmit(_client, out var refusal))
             {
+                frame.Model?.Dispose();
                 // Refused at once, ahead of the stream's waiting frames: the client learns of the overload now.
                 _events.Writer.TryWrite((frame, engine.Refused(frame.Request!, refusal)));
                 return;
@@ -398,6 +402,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 if (frame.Failure is null)
                 {
                     frame.Engine!.Admission.Release(_client);
+                    frame.Model?.Dispose();
                 }
             }
 
@@ -414,6 +419,12 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
                 ServerLog.FrameFailed(session._logger, session._streamId, exitEvent.FrameId, exitEvent.Error ?? "");
             }
 
+            if (exitEvent.IsFinal)
+            {
+                // The engine is done with the frame: its version may go (a reload) before the answer is written.
+                frame.Model?.Dispose();
+            }
+
             session._events.Writer.TryWrite((frame, exitEvent));
             if (exitEvent.IsFinal)
             {
@@ -423,6 +434,7 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 
         public void OnCancelled()
         {
+            frame.Model?.Dispose();
             session.OnSchedulerDone();
             session.EndFrame(frame);
         }
@@ -433,6 +445,10 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
 /// with (a bad message). <see cref="State"/> is the adapter's own (for example the outputs an OIP request asked for).</summary>
 internal sealed record StreamFrame(EarlyExitEngine? Engine, FrameRequest? Request, ExitEvent? Failure, object? State)
 {
+    /// <summary>The frame's lease on its model version, released once the engine is done with the frame (or the frame
+    /// never reaches it); releasing twice releases once.</summary>
+    public ModelLease? Model { get; init; }
+
     /// <summary>False for a frame refused on the stream's reserve for refusals, which holds none of its slots.</summary>
     public bool HoldsSlot { get; init; } = true;
 }

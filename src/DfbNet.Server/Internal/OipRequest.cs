@@ -11,12 +11,29 @@ using Inference = DfbNet.Protocol.Inference;
 namespace DfbNet.Server.Internal;
 
 /// <summary>A ModelInferRequest checked and turned into an engine frame, or refused with the status a compliant server uses.</summary>
-internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IReadOnlyList<OipOutput> Outputs)
+/// <param name="Model">The lease on the model version that runs the frame; whoever ends the frame disposes it.</param>
+internal sealed record OipRequest(ModelLease Model, FrameRequest Frame, IReadOnlyList<OipOutput> Outputs)
 {
+    public EarlyExitEngine Engine => Model.Engine;
+
     /// <exception cref="RpcException">NOT_FOUND for an unknown model or version; INVALID_ARGUMENT for a bad input, output or parameter.</exception>
     public static OipRequest Parse(Inference.ModelInferRequest request, ModelRegistry models, DfbNetServerOptions defaults, long receivedTimestamp)
     {
-        var engine = OipModels.Find(models, request.ModelName, request.ModelVersion);
+        var model = OipModels.Lease(models, request.ModelName, request.ModelVersion);
+        try
+        {
+            return Parse(request, model, defaults, receivedTimestamp);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static OipRequest Parse(Inference.ModelInferRequest request, ModelLease model, DfbNetServerOptions defaults, long receivedTimestamp)
+    {
+        var engine = model.Engine;
         var image = ParseInput(request, engine);
         var outputs = ParseOutputs(request, engine);
 
@@ -71,7 +88,7 @@ internal sealed record OipRequest(EarlyExitEngine Engine, FrameRequest Frame, IR
 
         var settings = RequestResolver.Resolve(engine, new RequestedSettings(mode, string.IsNullOrEmpty(preset) ? null : preset, thresholds, budget, alwaysAnswer), defaults);
         var id = string.IsNullOrEmpty(request.Id) ? "0" : request.Id;
-        return new OipRequest(engine, settings.Frame(id, image, receivedTimestamp), outputs);
+        return new OipRequest(model, settings.Frame(id, image, receivedTimestamp), outputs);
     }
 
     private static ImageSource ParseInput(Inference.ModelInferRequest request, EarlyExitEngine engine)
@@ -287,20 +304,48 @@ internal sealed record OipOutput(string Name, int Classification);
 /// <summary>Model and version look-up with the protocol's status codes.</summary>
 internal static class OipModels
 {
+    /// <summary>The served engine of a model, for a look at it (metadata, statistics).</summary>
+    /// <exception cref="RpcException">INVALID_ARGUMENT for no name; NOT_FOUND for a model or version not served.</exception>
     public static EarlyExitEngine Find(ModelRegistry models, string name, string version)
+    {
+        RequireName(name);
+        var engine = models.GetOrThrow(name);
+        CheckVersion(name, version, models.VersionOf(name));
+        return engine;
+    }
+
+    /// <summary>A lease on the served version of a model, for a frame.</summary>
+    /// <exception cref="RpcException">INVALID_ARGUMENT for no name; NOT_FOUND for a model or version not served.</exception>
+    public static ModelLease Lease(ModelRegistry models, string name, string version)
+    {
+        RequireName(name);
+        var lease = models.Lease(name);
+        try
+        {
+            CheckVersion(name, version, lease.Version);
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+
+        return lease;
+    }
+
+    private static void RequireName(string name)
     {
         if (string.IsNullOrEmpty(name))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "model_name is empty."));
         }
+    }
 
-        var engine = models.GetOrThrow(name);
-
-        if (!string.IsNullOrEmpty(version) && version != OipTensors.Version)
+    private static void CheckVersion(string name, string requested, string? served)
+    {
+        if (!string.IsNullOrEmpty(requested) && requested != served)
         {
-            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{name}' has no version '{version}' (versions: {OipTensors.Version})."));
+            throw new RpcException(new Status(StatusCode.NotFound, $"Model '{name}' version '{requested}' is not served (served: version {served})."));
         }
-
-        return engine;
     }
 }

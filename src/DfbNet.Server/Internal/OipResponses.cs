@@ -17,7 +17,7 @@ internal static class OipResponses
         var response = new Inference.ModelInferResponse
         {
             ModelName = engine.Name,
-            ModelVersion = OipTensors.Version,
+            ModelVersion = request.Model.Version,
             Id = request.Frame.FrameId,
         };
         response.Parameters["exit"] = new Inference.InferParameter { Int64Param = e.Exit };

@@ -21,7 +21,7 @@ internal sealed class OipStreamProtocol(ModelRegistry models, DfbNetServerOption
         try
         {
             var parsed = OipRequest.Parse(message, models, defaults, receivedTimestamp);
-            return new StreamFrame(parsed.Engine, parsed.Frame, null, parsed);
+            return new StreamFrame(parsed.Engine, parsed.Frame, null, parsed) { Model = parsed.Model };
         }
         catch (RpcException ex)
         {
@@ -42,7 +42,7 @@ internal sealed class OipStreamProtocol(ModelRegistry models, DfbNetServerOption
         var parsed = (OipRequest)frame.State!;
         if (exitEvent.Kind == ExitKind.Error)
         {
-            return Error(parsed.Engine.Name, OipTensors.Version, parsed.Frame.FrameId, new Status(EventMapper.ToStatusCode(exitEvent.ErrorCode), exitEvent.Error ?? ""));
+            return Error(parsed.Engine.Name, parsed.Model.Version, parsed.Frame.FrameId, new Status(EventMapper.ToStatusCode(exitEvent.ErrorCode), exitEvent.Error ?? ""));
         }
 
         var response = OipResponses.Build(parsed, exitEvent);

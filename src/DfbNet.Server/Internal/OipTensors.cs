@@ -20,7 +20,6 @@ internal static class OipTensors
     public const string Fp32 = "FP32";
 
     /// <summary>The one version each model has.</summary>
-    public const string Version = "1";
 
     /// <summary>Request parameter: a threshold preset name.</summary>
     public const string PresetParameter = "preset";

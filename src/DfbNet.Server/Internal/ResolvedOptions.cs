@@ -24,13 +24,15 @@ internal sealed record ResolvedOptions(FrameSettings Settings, int TopK, StreamQ
     public const string QueuePolicyHeader = "dfbnet-queue-policy";
     public const string AlwaysAnswerHeader = "dfbnet-always-answer";
 
-    /// <summary>Merges message options (which win), call metadata and the server's defaults.</summary>
-    /// <exception cref="RpcException">NOT_FOUND for an unknown model; INVALID_ARGUMENT for a bad preset, threshold, mode, budget or top-k.</exception>
-    public static ResolvedOptions Resolve(Proto.StreamOptions? options, Metadata? headers, ModelRegistry models, DfbNetServerOptions defaults)
-    {
-        var modelName = NonEmpty(options?.Model) ?? headers?.GetValue(ModelHeader);
-        var engine = models.GetOrThrow(modelName);
+    /// <summary>The model a call names (its options win over the <c>dfbnet-model</c> header); null for the default model.</summary>
+    public static string? ModelName(Proto.StreamOptions? options, Metadata? headers) =>
+        NonEmpty(options?.Model) ?? NonEmpty(headers?.GetValue(ModelHeader));
 
+    /// <summary>Merges message options (which win), call metadata and the server's defaults, for the model version that
+    /// runs the call's frames.</summary>
+    /// <exception cref="RpcException">NOT_FOUND for an unknown model; INVALID_ARGUMENT for a bad preset, threshold, mode, budget or top-k.</exception>
+    public static ResolvedOptions Resolve(Proto.StreamOptions? options, Metadata? headers, EarlyExitEngine engine, DfbNetServerOptions defaults)
+    {
         InferenceMode? mode = options?.Mode switch
         {
             Proto.InferenceMode.FirstExit => InferenceMode.FirstExit,

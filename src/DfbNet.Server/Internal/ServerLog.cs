@@ -26,6 +26,18 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Stream {StreamId} ended with {Status} reading a message, after its {Frames} frames were answered")]
     public static partial void StreamReadFailed(ILogger logger, string streamId, string status, long frames);
 
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "Model {Model} version {Version} is served (was: {Previous}); frames taken by the old version finish on it")]
+    public static partial void ModelVersionServed(ILogger logger, string model, string version, string previous);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Model {Model} version {Version} did not load, refused (served: {Served}): {Error}")]
+    public static partial void ModelLoadFailed(ILogger logger, string model, string version, string served, string error);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Model {Model} version {Version} unloaded; frames it took finish first")]
+    public static partial void ModelUnloaded(ILogger logger, string model, string version);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "Polling the model root failed: {Error}")]
+    public static partial void ModelPollFailed(ILogger logger, string error);
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Stream {StreamId} reached its maximum lifetime: {Frames} frames accepted, all answered; the client reconnects")]
     public static partial void StreamLifetimeReached(ILogger logger, string streamId, long frames);
 

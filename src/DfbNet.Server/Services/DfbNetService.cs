@@ -32,7 +32,8 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
     {
         var received = _clock.GetTimestamp();
         _streams.Callers.For(context)?.TakeFrameOrThrow();
-        var settings = ResolvedOptions.Resolve(request.Options, context.RequestHeaders, _models, _options);
+        using var model = _models.Lease(ResolvedOptions.ModelName(request.Options, context.RequestHeaders));
+        var settings = ResolvedOptions.Resolve(request.Options, context.RequestHeaders, model.Engine, _options);
         var image = ImageMapper.MapOrThrow(request.Image, "image");
         var engine = settings.Engine;
         var frame = settings.Settings.Frame(string.IsNullOrEmpty(request.FrameId) ? "0" : request.FrameId, image, received);
@@ -62,8 +63,11 @@ internal sealed class DfbNetService : Proto.DfbNet.DfbNetBase
 
         var received = _clock.GetTimestamp();
         var first = requestStream.Current;
-        var settings = ResolvedOptions.Resolve(first.Options, context.RequestHeaders, _models, _options);
-        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, new NativeStreamProtocol(settings), context, lease.Caller, _options, settings.Engine.ExitCount, _drain, _clock, _logger);
+        // The first message's settings are checked now (a bad preset fails the call); each frame then leases the
+        // model's served version and is resolved against it.
+        var settings = ResolvedOptions.Resolve(first.Options, context.RequestHeaders, _models.GetOrThrow(ResolvedOptions.ModelName(first.Options, context.RequestHeaders)), _options);
+        var protocol = new NativeStreamProtocol(_models, first.Options, context.RequestHeaders, _options, settings);
+        var session = new FrameStreamSession<Proto.StreamRequest, Proto.ExitEvent>(requestStream, responseStream, protocol, context, lease.Caller, _options, _drain, _clock, _logger);
         await session.RunAsync(first, received);
     }
 

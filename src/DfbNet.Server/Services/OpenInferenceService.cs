@@ -23,9 +23,11 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
     private readonly DfbNetServerOptions _options;
     private readonly TimeProvider _clock;
     private readonly ILogger<OpenInferenceService> _logger;
+    private readonly RepositoryAccess _repositoryAccess;
 
-    public OpenInferenceService(ModelRegistry models, StreamLimiter streams, ServerDrain drain, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger)
+    public OpenInferenceService(ModelRegistry models, StreamLimiter streams, ServerDrain drain, IOptions<DfbNetServerOptions> options, TimeProvider clock, ILogger<OpenInferenceService> logger, RepositoryAccess repositoryAccess)
     {
+        _repositoryAccess = repositoryAccess;
         _drain = drain;
         _models = models;
         _streams = streams;
@@ -52,7 +54,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         {
             Name = "dfbnet",
             Version = ServerVersion,
-            Extensions = { "classification", "model_configuration", "statistics" },
+            Extensions = { "classification", "model_configuration", "model_repository", "statistics" },
         });
 
     public override Task<Inference.ModelMetadataResponse> ModelMetadata(Inference.ModelMetadataRequest request, ServerCallContext context)
@@ -62,7 +64,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         return Task.FromResult(new Inference.ModelMetadataResponse
         {
             Name = engine.Name,
-            Versions = { OipTensors.Version },
+            Versions = { _models.VersionOf(engine.Name) ?? "" },
             Platform = "dfbnet",
             Inputs =
             {
@@ -132,7 +134,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
             var stats = new Inference.ModelStatistics
             {
                 Name = engine.Name,
-                Version = OipTensors.Version,
+                Version = _models.VersionOf(engine.Name) ?? "",
                 LastInference = (ulong)s.LastInferenceUnixMs,
                 InferenceCount = (ulong)s.SuccessCount,
                 ExecutionCount = (ulong)s.StageExecutions,
@@ -164,6 +166,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         var received = _clock.GetTimestamp();
         _streams.Callers.For(context)?.TakeFrameOrThrow();
         var parsed = OipRequest.Parse(request, _models, _options, received);
+        using var model = parsed.Model;
         ExitEvent? final = null;
         await foreach (var e in parsed.Engine.ClassifyAsync(parsed.Frame, context.CancellationToken))
         {
@@ -182,10 +185,63 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
     {
         using var lease = _streams.Enter(context);
         var protocol = new OipStreamProtocol(_models, _options, ResolvedOptions.QueuePolicyFrom(context.RequestHeaders), _logger);
-        var maxExits = _models.Names.Max(name => _models.GetOrThrow(name).ExitCount);
-        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, lease.Caller, _options, maxExits, _drain, _clock, _logger);
+        var session = new FrameStreamSession<Inference.ModelInferRequest, Inference.ModelStreamInferResponse>(requestStream, responseStream, protocol, context, lease.Caller, _options, _drain, _clock, _logger);
         await session.RunAsync();
     }
+
+    public override Task<Inference.RepositoryIndexResponse> RepositoryIndex(Inference.RepositoryIndexRequest request, ServerCallContext context)
+    {
+        CheckRepository(request.RepositoryName);
+        var response = new Inference.RepositoryIndexResponse();
+        foreach (var (name, version, state, reason) in _models.Index())
+        {
+            if (!request.Ready || state == "READY")
+            {
+                response.Models.Add(new Inference.RepositoryIndexResponse.Types.ModelIndex { Name = name, Version = version, State = state, Reason = reason });
+            }
+        }
+
+        return Task.FromResult(response);
+    }
+
+    public override async Task<Inference.RepositoryModelLoadResponse> RepositoryModelLoad(Inference.RepositoryModelLoadRequest request, ServerCallContext context)
+    {
+        _repositoryAccess.Demand(context);
+        CheckRepository(request.RepositoryName);
+        long? version = null;
+        if (request.Parameters.TryGetValue("version", out var parameter))
+        {
+            version = parameter.ParameterChoiceCase switch
+            {
+                Inference.ModelRepositoryParameter.ParameterChoiceOneofCase.Int64Param when parameter.Int64Param > 0 => parameter.Int64Param,
+                Inference.ModelRepositoryParameter.ParameterChoiceOneofCase.StringParam when long.TryParse(parameter.StringParam, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0 => v,
+                _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "Parameter 'version' must be a positive integer (a version folder's name).")),
+            };
+        }
+
+        await _models.LoadAsync(RequireModelName(request.ModelName), version, context.CancellationToken);
+        return new Inference.RepositoryModelLoadResponse();
+    }
+
+    public override async Task<Inference.RepositoryModelUnloadResponse> RepositoryModelUnload(Inference.RepositoryModelUnloadRequest request, ServerCallContext context)
+    {
+        _repositoryAccess.Demand(context);
+        CheckRepository(request.RepositoryName);
+        await _models.UnloadAsync(RequireModelName(request.ModelName), context.CancellationToken);
+        return new Inference.RepositoryModelUnloadResponse();
+    }
+
+    /// <summary>DfbNet has one repository, its model root; Triton clients name it or leave it empty.</summary>
+    private void CheckRepository(string name)
+    {
+        if (!string.IsNullOrEmpty(name) && name != Path.GetFileName(_models.Root.TrimEnd(Path.DirectorySeparatorChar)) && name != _models.Root)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"Repository '{name}' is not this server's; it has one, '{_models.Root}' (leave repository_name empty)."));
+        }
+    }
+
+    private static string RequireModelName(string name) =>
+        string.IsNullOrEmpty(name) ? throw new RpcException(new Status(StatusCode.InvalidArgument, "model_name is empty.")) : name;
 
     private static Inference.ModelMetadataResponse.Types.TensorMetadata Tensor(string name, string datatype, params long[] shape) =>
         new() { Name = name, Datatype = datatype, Shape = { shape } };
