@@ -9,6 +9,7 @@ var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit m
     ClassifyCommand.Create(),
     StreamCommand.Create(),
     LoadCommand.Create(),
+    ModelsCommand.Create(),
     TrainCommand.Create(),
     ExportCommand.Create(),
     EvalCommand.Create(),

@@ -7,7 +7,9 @@ namespace DfbNet.Cli.Commands;
 
 /// <summary>The options that <c>classify</c>, <c>stream</c> and <c>load</c> share: which server, and the model, mode, preset and budget of the calls.</summary>
 /// <param name="budget">Add <c>--budget-ms</c> as one number; <c>load</c> passes false and defines its own (a list of budgets).</param>
-internal sealed class ServerCallOptions(bool budget = true)
+/// <param name="callSettings">Add <c>--model</c>, <c>--mode</c>, <c>--preset</c> (and the budget); <c>models</c> passes false:
+/// it only needs the connection (server, key, certificates).</param>
+internal sealed class ServerCallOptions(bool budget = true, bool callSettings = true)
 {
     public const string ServerEnvironmentVariable = "DFBNET_SERVER";
 
@@ -36,10 +38,14 @@ internal sealed class ServerCallOptions(bool budget = true)
     public void AddTo(Command command)
     {
         command.Options.Add(_server);
-        command.Options.Add(_model);
-        command.Options.Add(_mode);
-        command.Options.Add(_preset);
-        if (budget)
+        if (callSettings)
+        {
+            command.Options.Add(_model);
+            command.Options.Add(_mode);
+            command.Options.Add(_preset);
+        }
+
+        if (budget && callSettings)
         {
             command.Options.Add(_budget);
         }
@@ -83,7 +89,7 @@ internal sealed class ServerCallOptions(bool budget = true)
             };
         }
 
-        var milliseconds = budget ? parse.GetValue(_budget) : null;
+        var milliseconds = budget && callSettings ? parse.GetValue(_budget) : null;
         if (milliseconds is { } ms && (ms < 0 || !double.IsFinite(ms)))
         {
             error = $"--budget-ms {ms} is not a non-negative number of milliseconds.";
