@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ImageInput } from './image.js';
-import type { ClassifyResult, ExitEvent, InferenceMode, ModelInfo, Prediction, RequestOptions } from './types.js';
+import type { ClassifyResult, ExitEvent, InferenceMode, ModelInfo, Prediction, RequestOptions, TraceContext } from './types.js';
 
 /** Settings of a {@link DfbNetClient}. */
 export interface DfbNetClientOptions {
@@ -30,6 +30,17 @@ export interface DfbNetClientOptions {
   apiKey?: string;
   /** `authorization` sends `authorization: Bearer <key>` (default); `x-api-key` sends `x-api-key: <key>`. */
   apiKeyHeader?: 'authorization' | 'x-api-key';
+  /**
+   * The W3C trace context to send, as the `traceparent` and `tracestate` metadata headers, so that the server's spans
+   * join the caller's trace. Called synchronously once at the start of every call (`classify` and `getModelInfo` when
+   * called, `stream` when its iteration starts), in the caller's async context; a unary call's retries and a stream's
+   * reconnections reuse that first value (one logical operation, one parent span). Returning `undefined`, or no
+   * `traceparent` (an empty carrier), sends none. A call's own `traceparent` option overrides it (and it is then not
+   * called). A value that is not a valid traceparent or tracestate is a TypeError naming `options.traceContext`; an
+   * error the callback throws fails the call. With OpenTelemetry:
+   * `() => { const carrier = {}; propagation.inject(context.active(), carrier); return carrier; }`.
+   */
+  traceContext?: () => TraceContext | undefined | null;
   /** Defaults of every call. */
   model?: string;
   mode?: InferenceMode;
@@ -101,6 +112,9 @@ export class DfbNetClient {
     if (!options || !options.address) {
       throw new TypeError('options.address is required (for example "localhost:50051").');
     }
+    if (options.traceContext !== undefined && options.traceContext !== null && typeof options.traceContext !== 'function') {
+      throw new TypeError('options.traceContext must be a function that returns { traceparent, tracestate? } or undefined.');
+    }
     this.options = { ...options, apiKey: resolveApiKey(options.apiKey) };
     const tls = options.address.startsWith('https://');
     const target = options.address.replace(/^https?:\/\//, '').replace(/\/+$/, '');
@@ -121,7 +135,7 @@ export class DfbNetClient {
   }
 
   /** Describes a model (the client's default model, or the server's, when none is named). */
-  getModelInfo(model?: string, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'> = {}): Promise<ModelInfo> {
+  getModelInfo(model?: string, options: Pick<RequestOptions, UnaryOptionName> = {}): Promise<ModelInfo> {
     return this.unary<Raw>('getModelInfo', { model: model ?? this.options.model ?? '' }, options).then(toModelInfo);
   }
 
@@ -135,6 +149,8 @@ export class DfbNetClient {
     const { signal } = options;
     signal?.throwIfAborted();
     const deadline = this.deadline(options);
+    // One trace context for the whole stream: every reconnection is a child of the same parent span.
+    const trace = this.traceContext(options);
     const window = this.options.maxFramesInFlight ?? 32;
     const maxReconnects = this.options.maxStreamReconnects ?? 5;
     const source = new FrameSource(frames);
@@ -158,7 +174,7 @@ export class DfbNetClient {
       while (true) {
         const attempt = ++generation;
         const current = () => attempt === generation && !stopped;
-        const active = this.client.classifyStream(this.metadata(options), callOptions(deadline)) as grpc.ClientDuplexStream<Raw, Raw>;
+        const active = this.client.classifyStream(this.metadata(options, trace), callOptions(deadline)) as grpc.ClientDuplexStream<Raw, Raw>;
         call = active;
         const events = new EventQueue<Raw>();
         let callBroken = false;
@@ -276,12 +292,14 @@ export class DfbNetClient {
 
   /** One unary call, retried after UNAVAILABLE (the server restarting, a dropped connection) while retries and the
    * deadline allow; the deadline covers the retries. */
-  private async unary<T>(method: string, request: object, options: Pick<RequestOptions, 'timeoutMs' | 'signal' | 'metadata'>): Promise<T> {
+  private async unary<T>(method: string, request: object, options: Pick<RequestOptions, UnaryOptionName>): Promise<T> {
     const deadline = this.deadline(options);
+    // Taken once, before the first await (the caller's async context): the retries are the same logical call.
+    const trace = this.traceContext(options);
     const maxRetries = this.options.maxRetries ?? 3;
     for (let retry = 0; ; retry++) {
       try {
-        return await this.unaryOnce<T>(method, request, options, deadline);
+        return await this.unaryOnce<T>(method, request, options, trace, deadline);
       } catch (error) {
         const delay = options.signal?.aborted ? undefined : this.retryDelay(error as grpc.ServiceError, retry, maxRetries, deadline);
         if (delay === undefined) {
@@ -308,7 +326,7 @@ export class DfbNetClient {
     return delay;
   }
 
-  private unaryOnce<T>(method: string, request: object, options: Pick<RequestOptions, 'signal' | 'metadata'>, deadline: number | undefined): Promise<T> {
+  private unaryOnce<T>(method: string, request: object, options: Pick<RequestOptions, 'signal' | 'metadata'>, trace: TraceContext | undefined, deadline: number | undefined): Promise<T> {
     const { signal } = options;
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) {
@@ -316,7 +334,7 @@ export class DfbNetClient {
         return;
       }
       const onAbort = () => call.cancel();
-      const call = this.client[method](request, this.metadata(options), callOptions(deadline), (error: grpc.ServiceError | null, response: T) => {
+      const call = this.client[method](request, this.metadata(options, trace), callOptions(deadline), (error: grpc.ServiceError | null, response: T) => {
         signal?.removeEventListener('abort', onAbort);
         if (error) {
           reject(signal?.aborted ? signal.reason : error);
@@ -328,7 +346,32 @@ export class DfbNetClient {
     });
   }
 
-  private metadata(options: Pick<RequestOptions, 'metadata'>): grpc.Metadata {
+  /** The trace context of a call: its own `traceparent` (and `tracestate`) when given ('' for none), else what the
+   * client's `traceContext` callback returns; checked, so that a malformed one is a TypeError, not a broken trace. */
+  private traceContext(options: Pick<RequestOptions, 'traceparent' | 'tracestate'>): { traceparent: string; tracestate?: string } | undefined {
+    const { traceparent, tracestate } = options;
+    if (traceparent !== undefined && traceparent !== null) {
+      return checkTraceContext(traceparent, tracestate, 'options.traceparent', 'options.tracestate');
+    }
+    if (tracestate !== undefined && tracestate !== null && tracestate !== '') {
+      throw new TypeError('options.tracestate needs options.traceparent: a tracestate belongs to the traceparent it is sent with.');
+    }
+    const source = this.options.traceContext;
+    if (!source) {
+      return undefined;
+    }
+    const value: unknown = source();
+    if (value === undefined || value === null) {
+      return undefined;
+    }
+    if (typeof value !== 'object') {
+      throw new TypeError(`options.traceContext returned ${describe(value)}; it must return { traceparent, tracestate? } or undefined.`);
+    }
+    const context = value as Record<string, unknown>;
+    return checkTraceContext(context.traceparent, context.tracestate, "options.traceContext's traceparent", "options.traceContext's tracestate");
+  }
+
+  private metadata(options: Pick<RequestOptions, 'metadata'>, trace?: TraceContext): grpc.Metadata {
     const metadata = new grpc.Metadata();
     if (this.options.apiKey) {
       if (this.options.apiKeyHeader === 'x-api-key') {
@@ -339,6 +382,15 @@ export class DfbNetClient {
     }
     for (const [key, value] of Object.entries(options.metadata ?? {})) {
       metadata.set(key, value);
+    }
+    if (trace?.traceparent) {
+      // The call's trace context replaces any given in `metadata`: one trace, not a mix of two.
+      metadata.remove('traceparent');
+      metadata.remove('tracestate');
+      metadata.set('traceparent', trace.traceparent);
+      if (trace.tracestate) {
+        metadata.set('tracestate', trace.tracestate);
+      }
     }
     return metadata;
   }
@@ -364,7 +416,66 @@ export class DfbNetClient {
   }
 }
 
+/** The options of a unary call that getModelInfo takes too. */
+type UnaryOptionName = 'timeoutMs' | 'signal' | 'metadata' | 'traceparent' | 'tracestate';
+
 const apiKeyVariable = 'DFBNET_API_KEY';
+
+/** A W3C traceparent in the form of version 00 (the only one defined; version ff is invalid): version, trace id,
+ * parent span id, flags, in lowercase hex. */
+const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+/** A tracestate list member: a simple or multi-tenant key, '=', a value of printable ASCII but ',' and '=' that does
+ * not end in a space. */
+const tracestateMemberPattern = /^(?:[a-z][a-z0-9_\-*\/]{0,255}|[a-z0-9][a-z0-9_\-*\/]{0,240}@[a-z][a-z0-9_\-*\/]{0,13})=[ -+\--<>-~]{0,255}[!-+\--<>-~]$/;
+const maxTracestateMembers = 32;
+
+/** Checks a traceparent and its tracestate, naming `parentName`/`stateName` in the errors: '' or a missing traceparent
+ * means none (a tracestate without one is an error). The tracestate is sent with its empty entries and the spaces
+ * around its entries left out; with no entry, none is sent. */
+function checkTraceContext(traceparent: unknown, tracestate: unknown, parentName: string, stateName: string): { traceparent: string; tracestate?: string } | undefined {
+  if (tracestate !== undefined && tracestate !== null && typeof tracestate !== 'string') {
+    throw new TypeError(`${stateName}: ${describe(tracestate)}, not a string.`);
+  }
+  const state = tracestate || undefined;
+  if (traceparent === undefined || traceparent === null || traceparent === '') {
+    if (state !== undefined) {
+      throw new TypeError(`${stateName}: ${describe(state)} has no traceparent; a tracestate is sent only with the traceparent it belongs to.`);
+    }
+    return undefined;
+  }
+  if (typeof traceparent !== 'string') {
+    throw new TypeError(`${parentName}: ${describe(traceparent)}, not a string.`);
+  }
+  const match = traceparentPattern.exec(traceparent);
+  if (!match || match[1] === 'ff' || /^0+$/.test(match[2]!) || /^0+$/.test(match[3]!)) {
+    throw new TypeError(`${parentName}: ${describe(traceparent)} is not a W3C traceparent: 00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>, lowercase, with neither id all zeros.`);
+  }
+  if (state === undefined) {
+    return { traceparent };
+  }
+  const members = state.split(',').map((member) => member.replace(/^ +| +$/g, '')).filter((member) => member !== '');
+  const keys = new Set<string>();
+  for (const member of members) {
+    const key = member.slice(0, member.indexOf('='));
+    if (!tracestateMemberPattern.test(member) || keys.has(key)) {
+      throw new TypeError(`${stateName}: ${describe(state)} is not a W3C tracestate: comma-separated key=value entries (lowercase keys, each once; printable ASCII values without ',' or '='); ${describe(member)} is not one.`);
+    }
+    keys.add(key);
+  }
+  if (members.length > maxTracestateMembers) {
+    throw new TypeError(`${stateName}: ${members.length} entries; a W3C tracestate has ${maxTracestateMembers} at most.`);
+  }
+  return members.length > 0 ? { traceparent, tracestate: members.join(',') } : { traceparent };
+}
+
+/** A value for an error message: strings quoted (and cut when long), others by type. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') {
+    return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}...` : value);
+  }
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
 const tlsOptionNames = ['caCertificate', 'clientCertificate', 'clientKey'] as const;
 type TlsOptionName = (typeof tlsOptionNames)[number];
 

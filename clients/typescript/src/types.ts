@@ -100,6 +100,26 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Cancels the call; the promise or iteration then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Extra metadata sent with the call. */
+  /** Extra metadata sent with the call. Its `traceparent` and `tracestate` entries are replaced when the call sends a
+   * trace context of its own (the options below, or the client's `traceContext`). */
   metadata?: Record<string, string>;
+  /** The W3C trace context (https://www.w3.org/TR/trace-context/) of this call, instead of what the client's
+   * `traceContext` callback gives (which is then not called): `00-<32 hex trace id>-<16 hex parent span id>-<2 hex
+   * flags>`, lowercase, ids not all zero. The server's spans of the call join that trace as children of that span.
+   * `''` sends no trace context for this call, whatever the callback gives. A value of another form is a TypeError
+   * naming `options.traceparent` (a rejection of the call). */
+  traceparent?: string;
+  /** The W3C `tracestate` sent with `traceparent` (vendor entries `key=value`, comma-separated, printable ASCII); needs
+   * `traceparent` (else a TypeError). Not given or `''`: none. */
+  tracestate?: string;
+}
+
+/** The W3C trace context of one call (https://www.w3.org/TR/trace-context/), as the client's `traceContext` callback
+ * returns it: the two header values, as an OpenTelemetry propagator writes them into a carrier. */
+export interface TraceContext {
+  /** `00-<32 hex trace id>-<16 hex parent span id>-<2 hex flags>`, lowercase, ids not all zero. Missing or `''`: the
+   * call sends no trace context (an empty carrier: no active span). */
+  traceparent?: string;
+  /** Vendor entries (`key=value`, comma-separated, printable ASCII), sent only with a `traceparent`. */
+  tracestate?: string;
 }

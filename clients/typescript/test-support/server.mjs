@@ -3,6 +3,7 @@
 // or point DFBNET_SERVER_DLL and DFBNET_CLI_DLL at the two dlls.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -31,16 +32,19 @@ async function freePort() {
 
 /**
  * Starts a server; resolves once it answers GetModelInfo. `restart()` kills it (as a crash would) and starts it again
- * on the same address; `stop()` ends it and removes its model folder.
+ * on the same address; `stop()` ends it and removes its model folder. `output()` is everything the server wrote to
+ * stdout and stderr so far, across restarts; `logEntries()` parses the lines of it that are JSON (the server's console
+ * log with `--Logging:Console:FormatterName=json`).
  *
  * Options (all optional; none gives the plain h2c server at `127.0.0.1:PORT`):
  * - `args`: extra server arguments (for example `--DfbNet:Auth:ApiKeys:tests=KEY` or `--DfbNet:Tls:CertificateFile=...`);
  * - `scheme`: `'http'` (default) or `'https'` (TLS: pass the certificate in `args`); with https, `address` is
  *   `https://127.0.0.1:PORT`;
  * - `client`: DfbNetClient options of the readiness probe (`apiKey`, `caCertificate`, `clientCertificate`,
- *   `clientKey`...), also returned as `clientOptions` (with `address`) for the tests' own clients.
+ *   `clientKey`...), also returned as `clientOptions` (with `address`) for the tests' own clients;
+ * - `env`: extra environment variables of the server process.
  */
-export async function startServer({ args = [], scheme = 'http', client = {} } = {}) {
+export async function startServer({ args = [], scheme = 'http', client = {}, env = {} } = {}) {
   if (scheme !== 'http' && scheme !== 'https') {
     throw new TypeError(`scheme '${scheme}' is not http or https`);
   }
@@ -53,6 +57,7 @@ export async function startServer({ args = [], scheme = 'http', client = {} } = 
   let child;
   let exited;
   let output = '';
+  let allOutput = '';
 
   const launch = async () => {
     output = '';
@@ -64,9 +69,13 @@ export async function startServer({ args = [], scheme = 'http', client = {} } = 
       '--DfbNet:IntraOpThreads=1',
       '--Logging:LogLevel:Default=Warning',
       ...args,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
+    ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const capture = (d) => {
+      output += d;
+      allOutput += d;
+    };
+    child.stdout.on('data', capture);
+    child.stderr.on('data', capture);
     exited = new Promise((resolve) => child.once('exit', resolve));
     const probe = new DfbNetClient(clientOptions);
     try {
@@ -116,7 +125,58 @@ export async function startServer({ args = [], scheme = 'http', client = {} } = 
     await stop();
     throw error;
   }
-  return { address, root, clientOptions, stop, restart };
+  const logEntries = () => {
+    const entries = [];
+    for (const line of allOutput.split('\n')) {
+      if (line.startsWith('{')) {
+        try {
+          entries.push(JSON.parse(line));
+        } catch {
+          // a line still being written
+        }
+      }
+    }
+    return entries;
+  };
+
+  return { address, root, clientOptions, stop, restart, output: () => allOutput, logEntries };
+}
+
+/**
+ * A stand-in OpenTelemetry collector: an HTTP server that takes OTLP/HTTP exports (`POST /v1/traces`, protobuf) and
+ * keeps their bodies, for a server started with `--DfbNet:Tracing:OtlpEndpoint=${endpoint}
+ * --DfbNet:Tracing:OtlpProtocol=http`. It does not decode them: `waitFor(parts, timeoutMs)` resolves with the first
+ * body that holds every part (a trace id's 16 bytes, a span id's 8, a string such as a tracestate), or rejects after
+ * `timeoutMs`.
+ */
+export async function startOtlpReceiver() {
+  const bodies = [];
+  const server = createHttpServer((request, response) => {
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
+    request.on('end', () => {
+      bodies.push(Buffer.concat(chunks));
+      response.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      response.end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${server.address().port}/v1/traces`;
+  const waitFor = async (parts, timeoutMs = 20_000) => {
+    const needles = parts.map((part) => (Buffer.isBuffer(part) ? part : Buffer.from(part)));
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      const body = bodies.find((b) => needles.every((needle) => b.includes(needle)));
+      if (body) return body;
+      if (Date.now() > deadline) throw new Error(`no OTLP export of the ${bodies.length} received holds all of ${needles.map((n) => n.toString('hex')).join(', ')}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const close = () => {
+    server.closeAllConnections();
+    return new Promise((resolve) => server.close(resolve));
+  };
+  return { endpoint, bodies, waitFor, close };
 }
 
 const cifar = readFileSync(join(repoRoot, 'tests', 'data', 'cifar10-test-200.bin'));
