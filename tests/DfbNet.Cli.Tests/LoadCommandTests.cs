@@ -8,6 +8,51 @@ public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer
     [Theory]
     [InlineData("native")]
     [InlineData("oip")]
+    public async Task Load_Soak_BadInputsByKind_CountsAddUp_ServerRss(string protocol)
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"dfbnet-soak-{Guid.NewGuid():N}.json");
+        try
+        {
+            var (code, stdout, stderr) = await CliProcess.RunAsync(
+                "load", "--server", server.Address, "--protocol", protocol, "--streams", "4", "--fps", "50", "--duration", "2", "--warmup", "0.5",
+                "--bad-share", "0.3", "--server-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "--json", json);
+            Assert.True(code == 0, stdout + stderr);
+            Assert.Contains("counts add up: sent 400", stdout, StringComparison.Ordinal);
+            Assert.Contains("bad corrupt-jpeg:", stdout, StringComparison.Ordinal);
+            Assert.Contains("server rss:", stdout, StringComparison.Ordinal);
+
+            using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json));
+            var r = document.RootElement;
+            var bad = r.GetProperty("badInputs");
+            var kinds = bad.EnumerateObject().Select(k => k.Name).Order().ToList();
+            Assert.Equal(["corrupt-jpeg", "empty-image", "not-an-image", "pixel-limit-png", "wrong-raw-size"], kinds);
+
+            // Bad inputs are refused as the client's mistakes (the pixel-limit PNG is a valid image: answered, or cut by
+            // no budget here), never an internal error; about 30% of the frames were bad.
+            foreach (var kind in new[] { "corrupt-jpeg", "empty-image", "not-an-image", "wrong-raw-size" })
+            {
+                Assert.Equal(["InvalidArgument"], bad.GetProperty(kind).EnumerateObject().Select(o => o.Name));
+            }
+
+            var badFrames = bad.EnumerateObject().Sum(k => k.Value.EnumerateObject().Sum(o => o.Value.GetInt32()));
+            Assert.InRange(badFrames, 80, 160);
+            var errors = r.GetProperty("errorsByCode");
+            Assert.Equal(["InvalidArgument"], errors.EnumerateObject().Select(e => e.Name));
+            var accuracy = r.GetProperty("accuracy");
+            Assert.Equal(r.GetProperty("counts").GetProperty("answered").GetInt32() - bad.GetProperty("pixel-limit-png").EnumerateObject().Where(o => o.Name == "answered").Sum(o => o.Value.GetInt32()), accuracy.GetProperty("answered").GetInt32());
+            var memory = r.GetProperty("serverMemory");
+            Assert.True(memory.GetProperty("peakMb").GetDouble() >= memory.GetProperty("startMb").GetDouble());
+            Assert.True(memory.GetProperty("samples").GetInt32() >= 2);
+        }
+        finally
+        {
+            File.Delete(json);
+        }
+    }
+
+    [Theory]
+    [InlineData("native")]
+    [InlineData("oip")]
     public async Task Load_ShortOpenLoopRun_EveryFrameSentEndsWithOneFinalEventAndTheJsonSaysSo(string protocol)
     {
         var json = Path.Combine(Path.GetTempPath(), $"dfbnet-load-{Guid.NewGuid():N}.json");
@@ -173,6 +218,7 @@ public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer
     [InlineData("--fps 10 --protocol grpc", "--protocol 'grpc' is not one of native, oip.")]
     [InlineData("--duration 10", "--fps (per stream) or --rate (total frames/s) is required")]
     [InlineData("--fps 10 --in-process /nonexistent", "--in-process '/nonexistent' is not a model folder (it holds no manifest.json).")]
+    [InlineData("--fps 10 --bad-share 0.7", "--bad-share 0.7 must be between 0 and 0.5")]
     public async Task Load_BadArguments_OneLineNamingTheOptionAndExitCode2(string arguments, string message)
     {
         var (code, stdout, stderr) = await CliProcess.RunAsync(["load", "--server", server.Address, .. arguments.Split(' ')]);

@@ -46,6 +46,7 @@ internal static class LoadCommand
             Text("--p99-bound-ms", "The final-event p99 a rate must stay under to count towards the sweep's capacity."),
             Text("--server-pid", "The server's process id (same machine): its CPU over the measured window, from /proc/PID/stat."),
             Text("--in-process", "A model folder (for example models/default) to run in this process instead of a server: the same frames, pacing and report, through the engine alone, so that a run against a server with the same flags shows what serving adds."),
+            Text("--bad-share", "Soak: the share of frames (0 to 0.5, seeded) replaced by bad inputs, cycled over: a JPEG cut short, bytes that are no image, an empty image, a raw frame of the wrong size, a PNG at the server's pixel limit. Reported by kind; with --server-pid the server's RSS at the start, the end and its peak."),
             Text("--json", "Also write the full result (or, with --sweep, every step and the capacity) as JSON to this file."),
         ];
         var alwaysAnswer = new Option<bool>("--always-answer") { Description = "With a budget: ask the server to run exit 1 even when the budget cannot be met (a late answer rather than none)." };
@@ -69,6 +70,10 @@ internal static class LoadCommand
                 try
                 {
                     frames = FrameSet.Load(load.DataPath, load.Format);
+                    if (load.BadShare > 0)
+                    {
+                        frames = frames.WithBadInputs();
+                    }
                 }
                 catch (DatasetException ex)
                 {

@@ -42,7 +42,7 @@ internal sealed class InProcessLoadProtocol : ILoadProtocol
         _policy = policy;
         _mode = mode;
         _alwaysAnswer = alwaysAnswer;
-        _images = frames.Frames.Select(f => frames.Format == FrameFormat.Raw
+        _images = frames.Frames.Select(f => f.IsRaw
             ? ImageSource.Raw(f.Bytes, f.Height, f.Width)
             : ImageSource.Encoded(f.Bytes)).ToArray();
     }

@@ -57,6 +57,7 @@ internal sealed record LoadOptions
         ["--protocol"] = "native",
         ["--format"] = "png",
         ["--p99-bound-ms"] = "50",
+        ["--bad-share"] = "0",
     };
 
     public required int Streams { get; init; }
@@ -98,6 +99,9 @@ internal sealed record LoadOptions
 
     public required double P99BoundMs { get; init; }
 
+    /// <summary>The share of frames replaced by bad inputs (a soak: <see cref="FrameSet.WithBadInputs"/>), 0 for none.</summary>
+    public double BadShare { get; init; }
+
     /// <summary>Reads the options from their text (keyed by option name, null where not given).</summary>
     /// <param name="values">Option name (<c>--fps</c>) to its text.</param>
     /// <param name="alwaysAnswer">The <c>--always-answer</c> flag.</param>
@@ -132,6 +136,8 @@ internal sealed record LoadOptions
             ? QueuePolicy.Unspecified
             : read.Choice("--queue-policy", ["queue", "latest"]) == "latest" ? QueuePolicy.Latest : QueuePolicy.Queue;
         var bound = read.OptionalNumber("--p99-bound-ms", positive: true) ?? 50;
+        var badShare = read.OptionalNumber("--bad-share", positive: false) ?? 0;
+        read.Check(badShare <= 0.5, string.Create(CultureInfo.InvariantCulture, $"--bad-share {badShare} must be between 0 and 0.5 (the share of frames replaced by bad inputs)."));
         int? pid = read.Text("--server-pid") is null ? null : read.Integer("--server-pid", 1, int.MaxValue);
         var json = read.Text("--json");
         var data = read.Text("--data");
@@ -209,6 +215,7 @@ internal sealed record LoadOptions
             InProcessModel = inProcess,
             JsonPath = json,
             P99BoundMs = bound,
+            BadShare = badShare,
         };
 
         string? ResolveData(string path, out string? problem)

@@ -53,6 +53,8 @@ internal sealed class LoadRecorder
     private int _unknown;
     private int _answersInWindow;
     private int _correct;
+    private int _scored;
+    private readonly Dictionary<string, Dictionary<string, int>> _badInputs = new(StringComparer.Ordinal);
 
     /// <param name="windowStart">The timestamp at which the measured window opens (the end of the warm-up).</param>
     /// <param name="windowEnd">The timestamp at which it closes (the end of the schedule).</param>
@@ -75,11 +77,12 @@ internal sealed class LoadRecorder
     }
 
     /// <summary>A frame is about to be written. Called before the write, since its events may arrive before the write returns.</summary>
-    public void Scheduled(string frameId, long due, bool measured, double budgetMs, int label)
+    /// <param name="badKind">For a soak's bad input, what is wrong with it (its outcome is reported by kind).</param>
+    public void Scheduled(string frameId, long due, bool measured, double budgetMs, int label, string? badKind = null)
     {
         lock (_gate)
         {
-            _frames[frameId] = new FrameRecord(due, measured, budgetMs, label);
+            _frames[frameId] = new FrameRecord(due, measured, budgetMs, label) { BadKind = badKind };
         }
     }
 
@@ -169,9 +172,21 @@ internal sealed class LoadRecorder
                 return;
             }
 
+            if (frame.BadKind is { } kind)
+            {
+                var outcomes = _badInputs.TryGetValue(kind, out var o) ? o : _badInputs[kind] = new Dictionary<string, int>(StringComparer.Ordinal);
+                var outcome = answered ? "answered" : e.Kind == ExitKind.Error ? (string.IsNullOrEmpty(e.ErrorCode) ? "Unknown" : e.ErrorCode) : e.Kind.ToString();
+                outcomes[outcome] = outcomes.GetValueOrDefault(outcome) + 1;
+            }
+
             if (answered)
             {
                 _answered++;
+                if (frame.Label >= 0)
+                {
+                    _scored++;
+                }
+
                 _firstMs.Add(Milliseconds(frame.FirstEvent - frame.Due));
                 _finalMs.Add(finalMs);
                 var serverMs = e.ServerTime?.TotalMilliseconds;
@@ -282,10 +297,10 @@ internal sealed class LoadRecorder
                 new Dictionary<string, int>(_errors, StringComparer.Ordinal),
                 new Dictionary<string, int>(_streamFailures, StringComparer.Ordinal),
                 [.. settings.BudgetsMs.Where(b => b > 0).Distinct().Order().Select(Budget)],
-                new Accuracy(_answered, _correct),
+                new Accuracy(_scored, _correct),
                 serverCpu,
                 new ClientCpu(cpuMs, cpuMs / 1000 / seconds, _sent == 0 ? null : cpuMs / _sent, Environment.ProcessorCount),
-                [.. _violations]);
+                [.. _violations]) { BadInputs = _badInputs.ToDictionary(k => k.Key, k => (IReadOnlyDictionary<string, int>)new Dictionary<string, int>(k.Value, StringComparer.Ordinal), StringComparer.Ordinal) };
         }
     }
 
@@ -338,6 +353,9 @@ internal sealed class LoadRecorder
         public long FirstEvent { get; set; }
 
         public int FinalEvents { get; set; }
+
+        /// <summary>A soak's bad input: what is wrong with it.</summary>
+        public string? BadKind { get; init; }
 
         /// <summary>The exit of the frame's EARLY_EXIT event, its answer before any refinement.</summary>
         public string? AnsweredAt { get; set; }

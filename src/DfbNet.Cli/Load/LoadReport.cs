@@ -52,6 +52,16 @@ internal static class LoadReport
         }
 
         rows.Add(("cpu", cpu));
+        foreach (var (kind, outcomes) in r.BadInputs.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            rows.Add(($"bad {kind}", string.Join(", ", outcomes.OrderByDescending(p => p.Value).Select(p => string.Create(C, $"{p.Key} {p.Value}")))));
+        }
+
+        if (r.ServerMemory is { } memory)
+        {
+            rows.Add(("server rss", string.Create(C, $"{memory.StartMb:0} MiB after the warm-up, {memory.EndMb:0} MiB at the end ({100 * memory.EndVersusStart:+0.0;-0.0}%), peak {memory.PeakMb:0} MiB ({memory.Samples} readings)")));
+        }
+
         if (r.ServerBatches is { Runs: > 0 } batches)
         {
             var sizes = string.Join(", ", batches.RunsByBatchSize.Select(p => $"{p.Key}: {p.Value}"));

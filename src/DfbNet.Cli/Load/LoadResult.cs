@@ -35,6 +35,13 @@ internal sealed record LoadResult(
     /// could not be read.</summary>
     public ServerBatches? ServerBatches { get; init; }
 
+    /// <summary>The server process's resident memory over the run (with --server-pid); null otherwise.</summary>
+    public ServerMemory? ServerMemory { get; init; }
+
+    /// <summary>A soak's bad inputs (<c>--bad-share</c>), measured ones, by kind: how each ended ("answered", or the
+    /// error code of its final event); empty without them.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, int>> BadInputs { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, int>>();
+
     /// <summary>Every frame sent ended with exactly one final event, and no event named a frame that was not sent.</summary>
     public bool CountsAddUp => Counts.Balanced && Counts.NoFinalEvent == 0 && Counts.DuplicateFinalEvents == 0 && Counts.UnknownEvents == 0 && StreamFailures.Count == 0;
 }
@@ -120,6 +127,14 @@ internal sealed record ServerCpu(int Pid, double CpuMs, double Cores, double? Ms
 /// <summary>Stage runs of the model over the measured window: how many, how many frames they carried, and the runs by
 /// batch size (stage runs of any stage: a frame makes one per exit it reaches).</summary>
 internal sealed record ServerBatches(long Runs, long Frames, double MeanBatch, IReadOnlyDictionary<string, long> RunsByBatchSize);
+
+/// <summary>The server's resident set size (VmRSS of /proc/PID/status) from the end of the warm-up to the last answer, in MiB.</summary>
+/// <param name="Samples">Readings taken, one a second.</param>
+internal sealed record ServerMemory(int Pid, double StartMb, double EndMb, double PeakMb, int Samples)
+{
+    /// <summary>The end against the start: the soak's "flat" check.</summary>
+    public double EndVersusStart => StartMb == 0 ? 0 : (EndMb / StartMb) - 1;
+}
 
 /// <summary>This generator's own CPU over the measured window, so a reader knows what the client took of the machine.</summary>
 internal sealed record ClientCpu(double CpuMs, double Cores, double? MsPerSentFrame, int MachineCores);

@@ -45,6 +45,8 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             var readers = streams.Select((s, i) => ReadAsync(s, i, recorder, calls.Token)).ToArray();
             var writers = streams.Select((s, i) => WriteAsync(s, i, schedules[i], pacer, warmup, recorder, calls.Token)).ToArray();
             var cpu = SampleCpuAsync(windowStart, windowEnd, calls.Token);
+            using var stopMemory = new CancellationTokenSource();
+            var memory = SampleMemoryAsync(windowStart, stopMemory.Token);
             var batches = SampleBatchesAsync(windowStart, windowEnd, calls.Token);
             using var stopProgress = new CancellationTokenSource();
             var ticker = ReportProgressAsync(recorder, start, windowStart, windowEnd, stopProgress.Token);
@@ -53,6 +55,8 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             await Task.WhenAll(readers);
             await stopProgress.CancelAsync();
             await ticker;
+            await stopMemory.CancelAsync();
+            var serverMemory = await memory;
             cancellationToken.ThrowIfCancellationRequested();
 
             var (serverCpu, clientCpu) = await cpu;
@@ -61,7 +65,7 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
             ServerCpu? serverUsage = serverCpu is { } s && options.ServerPid is { } pid
                 ? new ServerCpu(pid, s.TotalMilliseconds, s.TotalSeconds / options.Duration.TotalSeconds, answers == 0 ? null : s.TotalMilliseconds / answers)
                 : null;
-            return recorder.Summarize(settings, scheduled, serverUsage, clientCpu) with { ServerBatches = await batches };
+            return recorder.Summarize(settings, scheduled, serverUsage, clientCpu) with { ServerBatches = await batches, ServerMemory = serverMemory };
         }
         finally
         {
@@ -108,6 +112,8 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
         // Streams start at different images, so that they do not all send the same one at the same moment.
         var offset = index * Math.Max(1, frames.Count / options.Streams);
         var budgets = options.BudgetsMs;
+        var bad = new Random(HashCode.Combine(options.Seed, index));
+        var badSent = index;
         try
         {
             for (var seq = 0; seq < times.Length; seq++)
@@ -115,9 +121,11 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
                 await pacer.WaitAsync(index, cancellationToken);
                 var due = pacer.Due(index, seq);
                 var id = string.Create(CultureInfo.InvariantCulture, $"{index}-{seq}");
-                var frame = (offset + seq) % frames.Count;
+                var frame = frames.BadCount > 0 && bad.NextDouble() < options.BadShare
+                    ? frames.GoodCount + (badSent++ % frames.BadCount)
+                    : (offset + seq) % frames.Count;
                 var budget = budgets[seq % budgets.Count];
-                recorder.Scheduled(id, due, times[seq] >= warmup, budget, frames.Frames[frame].Label);
+                recorder.Scheduled(id, due, times[seq] >= warmup, budget, frames.Frames[frame].Label, frames.Frames[frame].BadKind);
                 var writeStarted = Stopwatch.GetTimestamp();
                 await stream.WriteAsync(frame, id, budget, cancellationToken);
                 recorder.Written(id, writeStarted, Stopwatch.GetTimestamp());
@@ -192,6 +200,56 @@ internal sealed class LoadRunner(ILoadProtocol protocol, FrameSet frames, LoadOp
         }
 
         TimeSpan? ReadServer() => options.ServerPid is { } pid && ProcessCpu.TryReadProcessCpu(pid, out var cpu, out _) ? cpu : null;
+    }
+
+    /// <summary>The server's resident memory (with --server-pid), once a second from the end of the warm-up (the server has
+    /// met every kind of frame by then) until the last answer: where it started, where it ended and its peak.</summary>
+    private async Task<ServerMemory?> SampleMemoryAsync(long windowStart, CancellationToken cancellationToken)
+    {
+        if (options.ServerPid is not { } pid || !ProcessCpu.TryReadRss(pid, out _))
+        {
+            return null;
+        }
+
+        try
+        {
+            await DelayUntil(windowStart, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        if (!ProcessCpu.TryReadRss(pid, out var start))
+        {
+            return null;
+        }
+
+        var peak = start;
+        var last = start;
+        var samples = 1;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                if (ProcessCpu.TryReadRss(pid, out var rss))
+                {
+                    (last, peak, samples) = (rss, Math.Max(peak, rss), samples + 1);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The run is over.
+        }
+
+        if (ProcessCpu.TryReadRss(pid, out var end))
+        {
+            (last, peak, samples) = (end, Math.Max(peak, end), samples + 1);
+        }
+
+        return new ServerMemory(pid, start / 1048576.0, last / 1048576.0, peak / 1048576.0, samples);
     }
 
     private async Task ReportProgressAsync(LoadRecorder recorder, long start, long windowStart, long windowEnd, CancellationToken cancellationToken)

@@ -23,7 +23,7 @@ internal sealed class NativeLoadProtocol : ILoadProtocol
     {
         _client = new Protocol.V1.DfbNet.DfbNetClient(channel);
         _settings = settings;
-        _images = frames.Frames.Select(f => frames.Format == FrameFormat.Raw
+        _images = frames.Frames.Select(f => f.IsRaw
             ? new Image { Raw = new RawImage { Data = ByteString.CopyFrom(f.Bytes), Height = (uint)f.Height, Width = (uint)f.Width, Channels = 3 } }
             : new Image { Encoded = ByteString.CopyFrom(f.Bytes) }).ToArray();
     }

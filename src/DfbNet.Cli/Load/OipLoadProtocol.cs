@@ -39,8 +39,7 @@ internal sealed class OipLoadProtocol : ILoadProtocol
     {
         _client = new Inference.GRPCInferenceService.GRPCInferenceServiceClient(channel);
         _settings = settings;
-        var raw = frames.Format == FrameFormat.Raw;
-        _inputs = frames.Frames.Select(f => raw
+        _inputs = frames.Frames.Select(f => f.IsRaw
             ? new Inference.ModelInferRequest.Types.InferInputTensor { Name = FrameInput, Datatype = "UINT8", Shape = { f.Height, f.Width, 3 } }
             : new Inference.ModelInferRequest.Types.InferInputTensor
             {
@@ -49,7 +48,7 @@ internal sealed class OipLoadProtocol : ILoadProtocol
                 Shape = { 1 },
                 Contents = new Inference.InferTensorContents { BytesContents = { ByteString.CopyFrom(f.Bytes) } },
             }).ToArray();
-        _raw = frames.Frames.Select(f => raw ? ByteString.CopyFrom(f.Bytes) : null).ToArray();
+        _raw = frames.Frames.Select(f => f.IsRaw ? ByteString.CopyFrom(f.Bytes) : null).ToArray();
 
         // The classification extension with k = 1: the answer's class as "score:index:label", not K probabilities.
         _output = new Inference.ModelInferRequest.Types.InferRequestedOutputTensor { Name = Output };

@@ -3,7 +3,8 @@ using System.Globalization;
 
 namespace DfbNet.Cli.Load;
 
-/// <summary>CPU time used by a process so far: another one's from /proc (Linux), this one's from the runtime.</summary>
+/// <summary>CPU time used by a process so far, and its resident memory: another one's from /proc (Linux), this one's
+/// from the runtime.</summary>
 internal static class ProcessCpu
 {
     /// <summary>
@@ -41,6 +42,31 @@ internal static class ProcessCpu
         cpu = TimeSpan.FromSeconds((utime + stime) / TicksPerSecond);
         error = null;
         return true;
+    }
+
+    /// <summary>The resident set size of process <paramref name="pid"/> in bytes (VmRSS of /proc/PID/status); false when
+    /// it cannot be read (the process has gone).</summary>
+    public static bool TryReadRss(int pid, out long bytes)
+    {
+        bytes = 0;
+        try
+        {
+            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
+            {
+                // "VmRSS:     123456 kB"
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)
+                    && long.TryParse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var kb))
+                {
+                    bytes = kb * 1024;
+                    return true;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return false;
     }
 
     /// <summary>CPU time of this process (the load generator), user and kernel.</summary>
