@@ -189,16 +189,12 @@ public sealed class ModelRegistry : IDisposable
         await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_served.TryGetValue(name, out var model))
+            if (!_served.ContainsKey(name))
             {
                 throw NotServed(name);
             }
 
-            var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal);
-            served.Remove(name);
-            _served = served;
-            Retire(model);
-            ServerLog.ModelUnloaded(_logger, name, model.Version);
+            RemoveLocked(name);
         }
         finally
         {
@@ -235,12 +231,7 @@ public sealed class ModelRegistry : IDisposable
 
             foreach (var name in _served.Keys.Where(n => !latest.ContainsKey(n)).ToList())
             {
-                var model = _served[name];
-                var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal);
-                served.Remove(name);
-                _served = served;
-                Retire(model);
-                ServerLog.ModelUnloaded(_logger, name, model.Version);
+                RemoveLocked(name);
             }
         }
         finally
@@ -320,6 +311,17 @@ public sealed class ModelRegistry : IDisposable
 
         ServerLog.ModelVersionServed(_logger, folder.Name, folder.VersionText, previous?.Version ?? "none");
         return folder.VersionText;
+    }
+
+    /// <summary>Stops serving a model (the caller holds <see cref="_changes"/>); its frames finish first.</summary>
+    private void RemoveLocked(string name)
+    {
+        var model = _served[name];
+        var served = new Dictionary<string, ServedModel>(_served, StringComparer.Ordinal);
+        served.Remove(name);
+        _served = served;
+        Retire(model);
+        ServerLog.ModelUnloaded(_logger, name, model.Version);
     }
 
     private void Retire(ServedModel model)
