@@ -9,6 +9,8 @@ command -v g++ >/dev/null 2>&1 || need_apt+=(g++)            # builds TorchSharp
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)      # the CLI's video test decodes a real video
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)    # the TypeScript SDK's tests
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)      # scripts/make-test-certs.sh makes the TLS tests' certificates
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)            # the REST API is tested with curl
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)      # ... and with Python's urllib, a client not ours
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
