@@ -87,6 +87,14 @@ public static class DfbNetServerExtensions
         return services;
     }
 
+    /// <summary>Maps the Open Inference Protocol's REST API (KServe v2 HTTP, <c>/v2/...</c>) on the listener of port
+    /// <paramref name="port"/> only (<see cref="DfbNetServerOptions.RestUrl"/>).</summary>
+    public static IEndpointRouteBuilder MapDfbNetRest(this IEndpointRouteBuilder endpoints, int port)
+    {
+        Internal.Rest.OipRestEndpoints.Map(endpoints, port, endpoints.ServiceProvider.GetService<AuthPlan>());
+        return endpoints;
+    }
+
     /// <summary>Records traces (<see cref="DfbNetTracingOptions"/>): ASP.NET Core's span per call, the runtime's per frame
     /// and per stage (<see cref="RuntimeTracing"/>), exported over OTLP when an endpoint is set. Tests add their own
     /// exporter with <c>ConfigureOpenTelemetryTracerProvider</c>.</summary>

@@ -12,6 +12,15 @@ public sealed class DfbNetServerOptions
     [Required]
     public string ModelRoot { get; set; } = "models";
 
+    /// <summary>One model folder served alone, ignoring <see cref="ModelRoot"/> (KServe mounts a model at
+    /// <c>/mnt/models</c>): its manifest.json, or version folders (1/, 2/, ...) holding one. Empty (the default) for the
+    /// model root.</summary>
+    public string? ModelFolder { get; set; }
+
+    /// <summary>The name <see cref="ModelFolder"/>'s model is served under (KServe: the InferenceService's name, which
+    /// clients ask for); empty for the folder's own name. It is then the default model.</summary>
+    public string? ModelName { get; set; }
+
     /// <summary>The model answering requests that name none.</summary>
     [Required]
     public string DefaultModel { get; set; } = "default";
@@ -131,6 +140,12 @@ public sealed class DfbNetServerOptions
     /// (the default) for none. It is a listener of its own because the gRPC endpoints speak HTTP/2 only.
     /// </summary>
     public string? MetricsUrl { get; set; }
+
+    /// <summary>
+    /// Address of the Open Inference Protocol's REST API (KServe v2 HTTP/JSON: <c>/v2/...</c>, HTTP/1.1), for example
+    /// <c>http://*:8000</c>; empty (the default) for none. A listener of its own, as Triton serves HTTP beside gRPC.
+    /// </summary>
+    public string? RestUrl { get; set; }
 
     /// <summary>Seconds the server waits on shutdown (SIGTERM) for open streams to answer the frames they accepted; keep it
     /// below the orchestrator's grace period (Kubernetes' <c>terminationGracePeriodSeconds</c>).</summary>

@@ -23,6 +23,7 @@ public sealed class ModelRegistry : IDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, long Version), (string Stamp, string Reason)> _failures = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Name, long Version), byte> _loading = new();
     private readonly List<ServedModel> _retired = [];
+    private readonly (string Folder, string Name)? _single;
 
     // Replaced whole on every change (copy on write): readers take a snapshot without a lock.
     private volatile Dictionary<string, ServedModel> _served;
@@ -32,7 +33,23 @@ public sealed class ModelRegistry : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         var settings = options.Value;
         var logger = loggerFactory.CreateLogger<ModelRegistry>();
-        Root = ModelRootLocator.Resolve(settings.ModelRoot, environment.ContentRootPath);
+        if (!string.IsNullOrWhiteSpace(settings.ModelFolder))
+        {
+            // One model served alone (KServe mounts it at /mnt/models), under the name clients ask for.
+            var folder = Path.GetFullPath(settings.ModelFolder);
+            if (!Directory.Exists(folder))
+            {
+                throw new InvalidOperationException($"DfbNet:ModelFolder '{settings.ModelFolder}' does not exist.");
+            }
+
+            _single = (folder, string.IsNullOrWhiteSpace(settings.ModelName) ? Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar)) : settings.ModelName);
+            Root = folder;
+        }
+        else
+        {
+            Root = ModelRootLocator.Resolve(settings.ModelRoot, environment.ContentRootPath);
+        }
+
         ExecutionProviderChain providers;
         try
         {
@@ -78,10 +95,15 @@ public sealed class ModelRegistry : IDisposable
         _engineOptions = engineOptions;
         _logger = logger;
         _engineLogger = loggerFactory.CreateLogger<EarlyExitEngine>();
-        DefaultModel = settings.DefaultModel;
+        DefaultModel = _single?.Name ?? settings.DefaultModel;
 
-        var latest = ModelRepositoryFolders.Latest(ModelRepositoryFolders.Scan(Root)).ToList();
-        if (!latest.Any(f => f.Name == settings.DefaultModel))
+        var latest = ModelRepositoryFolders.Latest(ScanRepository()).ToList();
+        if (_single is { } one && latest.Count == 0)
+        {
+            throw new InvalidOperationException($"DfbNet:ModelFolder '{one.Folder}' holds no manifest.json, nor version folders (1/, 2/, ...) that do.");
+        }
+
+        if (!latest.Any(f => f.Name == DefaultModel))
         {
             throw new InvalidOperationException(
                 $"DfbNet:DefaultModel '{settings.DefaultModel}' is not a model folder under {Root} " +
@@ -165,7 +187,7 @@ public sealed class ModelRegistry : IDisposable
         await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var versions = ModelRepositoryFolders.Scan(Root).Where(f => f.Name == name).ToList();
+            var versions = ScanRepository().Where(f => f.Name == name).ToList();
             var folder = version is { } v ? versions.FirstOrDefault(f => f.Version == v) : versions.MaxBy(f => f.Version);
             if (folder is null)
             {
@@ -209,7 +231,7 @@ public sealed class ModelRegistry : IDisposable
         await _changes.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var latest = ModelRepositoryFolders.Latest(ModelRepositoryFolders.Scan(Root)).ToDictionary(f => f.Name, StringComparer.Ordinal);
+            var latest = ModelRepositoryFolders.Latest(ScanRepository()).ToDictionary(f => f.Name, StringComparer.Ordinal);
             foreach (var folder in latest.Values)
             {
                 var current = _served.GetValueOrDefault(folder.Name);
@@ -246,7 +268,7 @@ public sealed class ModelRegistry : IDisposable
     {
         var served = _served;
         var entries = new List<(string, string, string, string)>();
-        foreach (var folder in ModelRepositoryFolders.Scan(Root))
+        foreach (var folder in ScanRepository())
         {
             var current = served.GetValueOrDefault(folder.Name);
             var key = (folder.Name, folder.Version);
@@ -333,6 +355,10 @@ public sealed class ModelRegistry : IDisposable
 
         model.Retire();
     }
+
+    /// <summary>The model versions on disk: every model under the root, or the one model of <c>DfbNet:ModelFolder</c>.</summary>
+    private IReadOnlyList<ModelVersionFolder> ScanRepository() =>
+        _single is { } one ? ModelRepositoryFolders.ScanModel(one.Folder, one.Name) : ModelRepositoryFolders.Scan(Root);
 
     private EarlyExitEngine Load(ModelVersionFolder folder) => EarlyExitEngine.Load(folder.Folder, _engineOptions, _engineLogger, folder.Name);
 

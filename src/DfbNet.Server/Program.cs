@@ -1,5 +1,10 @@
 using DfbNet.Server;
 
+if (args is [HealthProbe.Command, .. var probeArgs])
+{
+    return await HealthProbe.RunAsync(probeArgs);
+}
+
 try
 {
     var app = ServerApplication.Build(args);

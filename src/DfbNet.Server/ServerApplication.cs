@@ -14,29 +14,33 @@ public static class ServerApplication
         // its own appsettings.json (the model root is still looked up from the working directory upwards too).
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
-        // The scrape endpoint, when configured, is one more listener; it is the only one that speaks HTTP/1.1.
-        var metrics = MetricsListener.FromConfiguration(builder.Configuration);
-        var addresses = ServerAddresses.Configured(builder.Configuration);
+        // The scrape endpoint and the REST API, when configured, are listeners of their own that speak HTTP/1.1.
+        var http1 = Http1Listeners.FromConfiguration(builder.Configuration);
+        if (http1.ServerUrls.Count > 0)
+        {
+            builder.WebHost.UseUrls([.. http1.ServerUrls]);
+        }
 
-        // Credentials are required unless the server is reachable from this machine only (DfbNet:Auth); TLS wherever a
-        // certificate is configured (DfbNet:Tls). Both are checked here, so that a mistake stops start-up with one line.
-        var auth = DfbNetAuthentication.Plan(builder.Configuration, addresses);
-        var tls = TlsCertificates.Load(builder.Configuration, addresses, DateTimeOffset.UtcNow);
+        if (http1.MetricsPort is not null)
+        {
+            builder.Services.AddDfbNetMetrics();
+        }
+
+        // Credentials are required unless every listener is reachable from this machine only (DfbNet:Auth); with a
+        // certificate (DfbNet:Tls) the gRPC and REST addresses must all be https (the scrape may stay plain). Both are
+        // checked here, so that a mistake stops start-up with one line.
+        var grpc = ServerAddresses.Configured(builder.Configuration);
+        var auth = DfbNetAuthentication.Plan(builder.Configuration, [.. grpc, .. http1.Urls(metrics: true)]);
+        var tls = TlsCertificates.Load(builder.Configuration, [.. grpc, .. http1.Urls(metrics: false)], DateTimeOffset.UtcNow);
         builder.Services.AddDfbNetAuthentication(auth);
         if (tls is not null)
         {
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureHttpsDefaults(tls.Apply));
         }
 
-        if (metrics is not null)
-        {
-            builder.WebHost.UseUrls([.. metrics.ServerUrls]);
-            builder.Services.AddDfbNetMetrics();
-        }
-
         // gRPC only: HTTP/2 on every other endpoint, also without TLS (h2c), as gRPC clients expect.
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
-            listen.Protocols = metrics?.Serves(listen) == true ? HttpProtocols.Http1 : HttpProtocols.Http2));
+            listen.Protocols = http1.Serves(listen) ? HttpProtocols.Http1 : HttpProtocols.Http2));
         builder.Services.AddDfbNetServer();
         var tracing = ConfigurationSections.Bind<DfbNetTracingOptions>(builder.Configuration, DfbNetTracingOptions.SectionName);
         if (tracing.Enabled ?? !string.IsNullOrWhiteSpace(tracing.OtlpEndpoint))
@@ -61,9 +65,14 @@ public static class ServerApplication
         }
 
         app.MapDfbNet();
-        if (metrics is not null)
+        if (http1.MetricsPort is { } metricsPort)
         {
-            app.MapDfbNetMetrics(metrics.Port);
+            app.MapDfbNetMetrics(metricsPort);
+        }
+
+        if (http1.RestPort is { } restPort)
+        {
+            app.MapDfbNetRest(restPort);
         }
 
         return app;

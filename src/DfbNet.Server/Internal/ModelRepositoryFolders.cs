@@ -26,23 +26,32 @@ internal static class ModelRepositoryFolders
                 continue;
             }
 
-            if (File.Exists(Path.Combine(model, ModelManifest.FileName)))
-            {
-                found.Add(new ModelVersionFolder(name, 1, model, Stamp(model)));
-                continue;
-            }
-
-            foreach (var folder in Directory.EnumerateDirectories(model))
-            {
-                if (long.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0
-                    && File.Exists(Path.Combine(folder, ModelManifest.FileName)))
-                {
-                    found.Add(new ModelVersionFolder(name, version, folder, Stamp(folder)));
-                }
-            }
+            found.AddRange(ScanModel(model, name));
         }
 
         return [.. found.OrderBy(f => f.Name, StringComparer.Ordinal).ThenBy(f => f.Version)];
+    }
+
+    /// <summary>The versions of one model folder served as <paramref name="name"/>: the folder itself (version 1) when it
+    /// holds a manifest, else its version folders.</summary>
+    public static IReadOnlyList<ModelVersionFolder> ScanModel(string model, string name)
+    {
+        if (File.Exists(Path.Combine(model, ModelManifest.FileName)))
+        {
+            return [new ModelVersionFolder(name, 1, model, Stamp(model))];
+        }
+
+        var found = new List<ModelVersionFolder>();
+        foreach (var folder in Directory.EnumerateDirectories(model))
+        {
+            if (long.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0
+                && File.Exists(Path.Combine(folder, ModelManifest.FileName)))
+            {
+                found.Add(new ModelVersionFolder(name, version, folder, Stamp(folder)));
+            }
+        }
+
+        return [.. found.OrderBy(f => f.Version)];
     }
 
     /// <summary>The highest version of each model.</summary>

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -11,6 +12,25 @@ namespace DfbNet.Server.Internal;
 /// <summary>Builds ModelInferResponses from exit events. Outputs go in raw_output_contents, as Triton returns them.</summary>
 internal static class OipResponses
 {
+    /// <summary>Runs a parsed request to its final event and builds the response (ModelInfer on either transport);
+    /// the request's lease is the caller's to dispose.</summary>
+    /// <exception cref="RpcException">The final event's error, with its status code.</exception>
+    public static async Task<Inference.ModelInferResponse> InferAsync(OipRequest parsed, CancellationToken cancellationToken)
+    {
+        ExitEvent? final = null;
+        await foreach (var e in parsed.Engine.ClassifyAsync(parsed.Frame, cancellationToken))
+        {
+            final = e;
+        }
+
+        if (final is null || final.Kind == ExitKind.Error)
+        {
+            throw new RpcException(new Status(EventMapper.ToStatusCode(final?.ErrorCode ?? FrameErrorCode.Internal), final?.Error ?? "The request produced no answer."));
+        }
+
+        return Build(parsed, final);
+    }
+
     public static Inference.ModelInferResponse Build(OipRequest request, ExitEvent e)
     {
         var engine = request.Engine;

@@ -1,4 +1,3 @@
-using System.Reflection;
 using DfbNet.Core;
 using DfbNet.Runtime;
 using DfbNet.Server.Internal;
@@ -14,9 +13,6 @@ namespace DfbNet.Server.Services;
 /// </summary>
 internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPCInferenceServiceBase
 {
-    private static readonly string ServerVersion =
-        typeof(OpenInferenceService).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
-
     private readonly ModelRegistry _models;
     private readonly StreamLimiter _streams;
     private readonly ServerDrain _drain;
@@ -50,30 +46,12 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
     }
 
     public override Task<Inference.ServerMetadataResponse> ServerMetadata(Inference.ServerMetadataRequest request, ServerCallContext context) =>
-        Task.FromResult(new Inference.ServerMetadataResponse
-        {
-            Name = "dfbnet",
-            Version = ServerVersion,
-            Extensions = { "classification", "model_configuration", "model_repository", "statistics" },
-        });
+        Task.FromResult(OipViews.ServerMetadata());
 
     public override Task<Inference.ModelMetadataResponse> ModelMetadata(Inference.ModelMetadataRequest request, ServerCallContext context)
     {
         var engine = OipModels.Find(_models, request.Name, request.Version);
-        var input = engine.Manifest.Input;
-        return Task.FromResult(new Inference.ModelMetadataResponse
-        {
-            Name = engine.Name,
-            Versions = { _models.VersionOf(engine.Name) ?? "" },
-            Platform = "dfbnet",
-            Inputs =
-            {
-                Tensor(OipTensors.Image, OipTensors.Bytes, 1),
-                Tensor(OipTensors.Frame, OipTensors.UInt8, -1, -1, 3),
-                Tensor(OipTensors.Tensor, OipTensors.Fp32, 1, 3, input.Height, input.Width),
-            },
-            Outputs = { Tensor(OipTensors.Probabilities, OipTensors.Fp32, 1, engine.Classes.Count) },
-        });
+        return Task.FromResult(OipViews.ModelMetadata(engine, _models.VersionOf(engine.Name) ?? ""));
     }
 
     public override Task<Inference.ModelConfigResponse> ModelConfig(Inference.ModelConfigRequest request, ServerCallContext context)
@@ -167,18 +145,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
         _streams.Callers.For(context)?.TakeFrameOrThrow();
         var parsed = OipRequest.Parse(request, _models, _options, received);
         using var model = parsed.Model;
-        ExitEvent? final = null;
-        await foreach (var e in parsed.Engine.ClassifyAsync(parsed.Frame, context.CancellationToken))
-        {
-            final = e;
-        }
-
-        if (final is null || final.Kind == ExitKind.Error)
-        {
-            throw new RpcException(new Status(EventMapper.ToStatusCode(final?.ErrorCode ?? FrameErrorCode.Internal), final?.Error ?? "The request produced no answer."));
-        }
-
-        return OipResponses.Build(parsed, final);
+        return await OipResponses.InferAsync(parsed, context.CancellationToken);
     }
 
     public override async Task ModelStreamInfer(IAsyncStreamReader<Inference.ModelInferRequest> requestStream, IServerStreamWriter<Inference.ModelStreamInferResponse> responseStream, ServerCallContext context)
@@ -242,9 +209,6 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
 
     private static string RequireModelName(string name) =>
         string.IsNullOrEmpty(name) ? throw new RpcException(new Status(StatusCode.InvalidArgument, "model_name is empty.")) : name;
-
-    private static Inference.ModelMetadataResponse.Types.TensorMetadata Tensor(string name, string datatype, params long[] shape) =>
-        new() { Name = name, Datatype = datatype, Shape = { shape } };
 
     private static Inference.StatisticDuration Duration(long count, TimeSpan time) =>
         new() { Count = (ulong)count, Ns = (ulong)(time.Ticks * 100) };

@@ -25,7 +25,9 @@ internal sealed class GrpcAuthorizationResultHandler(AuthorizationMiddlewareResu
 
         var challenged = authorizeResult.Challenged;
         ServerMetrics.AuthRefused(challenged ? "unauthenticated" : "permission_denied");
-        if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
+        var grpc = context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) == true;
+        var rest = context.Request.Path.StartsWithSegments("/v2", StringComparison.Ordinal);
+        if (!grpc && !rest)
         {
             await fallback.HandleAsync(next, context, policy, authorizeResult);
             return;
@@ -42,6 +44,15 @@ internal sealed class GrpcAuthorizationResultHandler(AuthorizationMiddlewareResu
         else
         {
             message = $"Permission denied: caller '{DfbNetAuthentication.CallerName(context.User)}' has no scope '{plan.Options.Jwt.RequiredScope}' ({DfbNetAuthOptions.SectionName}:Jwt:RequiredScope).";
+        }
+
+        if (rest)
+        {
+            // The REST API's error body, with the HTTP status.
+            context.Response.StatusCode = challenged ? StatusCodes.Status401Unauthorized : StatusCodes.Status403Forbidden;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["error"] = message }), context.RequestAborted);
+            return;
         }
 
         // A trailers-only gRPC response: HTTP 200 with grpc-status in the headers, as gRPC servers answer a call they refuse.

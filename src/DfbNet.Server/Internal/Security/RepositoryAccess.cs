@@ -8,14 +8,16 @@ namespace DfbNet.Server.Internal;
 internal sealed class RepositoryAccess(AuthPlan? plan = null)
 {
     /// <exception cref="RpcException">PERMISSION_DENIED, naming the caller and the settings that would allow it.</exception>
-    public void Demand(ServerCallContext context)
+    public void Demand(ServerCallContext context) => Demand(context.GetHttpContext().User);
+
+    /// <exception cref="RpcException">PERMISSION_DENIED, naming the caller and the settings that would allow it.</exception>
+    public void Demand(System.Security.Claims.ClaimsPrincipal user)
     {
         if (plan is not { Enabled: true })
         {
             return;
         }
 
-        var user = context.GetHttpContext().User;
         var name = DfbNetAuthentication.CallerName(user);
         if (plan.Options.Admins.Contains(name, StringComparer.Ordinal)
             || (user.Identity?.AuthenticationType != ApiKeyAuthenticationHandler.SchemeName && DfbNetAuthentication.HasScope(user, plan.Options.Jwt.AdminScope)))
