@@ -57,7 +57,7 @@ internal static class TestCredentials
     private static string MakeCertificates()
     {
         var folder = Path.Combine(Path.GetTempPath(), "dfbnet-certs-" + Guid.NewGuid().ToString("N"));
-        var script = Path.Combine(RepositoryRoot(), "scripts", "make-test-certs.sh");
+        var script = Path.Combine(RepositoryRoot.Path, "scripts", "make-test-certs.sh");
         using var process = Process.Start(new ProcessStartInfo("bash", [script, folder]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
         var error = process.StandardError.ReadToEndAsync();
         process.StandardOutput.ReadToEnd();
@@ -84,19 +84,6 @@ internal static class TestCredentials
         var file = Path.Combine(Path.GetTempPath(), "dfbnet-jwks-" + Guid.NewGuid().ToString("N") + ".json");
         System.IO.File.WriteAllText(file, jwks);
         return (rsa, file);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (System.IO.File.Exists(Path.Combine(dir.FullName, "DfbNet.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository root (DfbNet.sln) is not above " + AppContext.BaseDirectory);
     }
 
     /// <summary>Accepts a server certificate that chains to <paramref name="ca"/> (a private CA), and no other.</summary>
