@@ -5,6 +5,8 @@ namespace DfbNet.Cli.Tests;
 /// <summary><c>dfbnet load</c> against a real server on a loopback port (the in-process test server, model "tiny").</summary>
 public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer>
 {
+    private static readonly string[] ClientOrRefusal = ["InvalidArgument", "Unavailable", "ResourceExhausted"];
+
     [Theory]
     [InlineData("native")]
     [InlineData("oip")]
@@ -27,17 +29,19 @@ public sealed class LoadCommandTests(CliServer server) : IClassFixture<CliServer
             var kinds = bad.EnumerateObject().Select(k => k.Name).Order().ToList();
             Assert.Equal(["corrupt-jpeg", "empty-image", "not-an-image", "pixel-limit-png", "wrong-raw-size"], kinds);
 
-            // Bad inputs are refused as the client's mistakes (the pixel-limit PNG is a valid image: answered, or cut by
-            // no budget here), never an internal error; about 30% of the frames were bad.
+            // Bad inputs are refused as the client's mistakes (the pixel-limit PNG is a valid image: answered), never an
+            // internal error; on a busy machine a frame may be refused at admission first. About 30% of the frames were bad.
             foreach (var kind in new[] { "corrupt-jpeg", "empty-image", "not-an-image", "wrong-raw-size" })
             {
-                Assert.Equal(["InvalidArgument"], bad.GetProperty(kind).EnumerateObject().Select(o => o.Name));
+                var outcomes = bad.GetProperty(kind).EnumerateObject().Select(o => o.Name).ToList();
+                Assert.Contains("InvalidArgument", outcomes);
+                Assert.All(outcomes, o => Assert.Contains(o, ClientOrRefusal));
             }
 
             var badFrames = bad.EnumerateObject().Sum(k => k.Value.EnumerateObject().Sum(o => o.Value.GetInt32()));
             Assert.InRange(badFrames, 80, 160);
             var errors = r.GetProperty("errorsByCode");
-            Assert.Equal(["InvalidArgument"], errors.EnumerateObject().Select(e => e.Name));
+            Assert.Equal(["InvalidArgument"], errors.EnumerateObject().Select(e => e.Name).Distinct());
             var accuracy = r.GetProperty("accuracy");
             Assert.Equal(r.GetProperty("counts").GetProperty("answered").GetInt32() - bad.GetProperty("pixel-limit-png").EnumerateObject().Where(o => o.Name == "answered").Sum(o => o.Value.GetInt32()), accuracy.GetProperty("answered").GetInt32());
             var memory = r.GetProperty("serverMemory");
