@@ -78,6 +78,7 @@ bench() { # name, then dfbnet bench arguments
 
 # Only CUDA: were it to fall back to the CPU, the paper model would take hours. The paper preset's weights are zero,
 # so its errors mean nothing; its exit paths are weighted by the paper's CIFAR-10 exit ratios.
+# shellcheck disable=SC2054  # --exit-ratios takes one comma-separated value
 if [ "${SMOKE:-0}" = 1 ]; then
   edge=(--data data --providers cpu --limit 100 --timing-images 50)
   photos=8

@@ -47,6 +47,7 @@ echo "[4/4] CIFAR-10 test images 1..2000"
 
 rm -rf "$out/stage"
 ls -l "$out"
+# shellcheck disable=SC2012  # the part names are this script's own (cuda.part-aa, ...)
 parts=$(cd "$out" && ls cuda.part-* | sort)
 last=$(echo "$parts" | tail -1)
 echo
