@@ -11,6 +11,8 @@ command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)    # the TypeScript SD
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)      # scripts/make-test-certs.sh makes the TLS tests' certificates
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)            # the REST API is tested with curl
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)      # ... and with Python's urllib, a client not ours
+command -v yamllint >/dev/null 2>&1 || need_apt+=(yamllint)    # scripts/check-deploy.sh: deploy/'s YAML
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck) # ... and the scripts
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -34,11 +36,22 @@ dotnet test DfbNet.sln -c Release --no-build --logger "console;verbosity=normal"
   npm test
 ) 2>&1 | tee "$tslog" || status=1
 
+# deploy/ offline: Dockerfile sources, yamllint, shellcheck, kustomize renders (where kubectl has kustomize 4+), schemas.
+deploylog=$(mktemp)
+if scripts/check-deploy.sh >"$deploylog" 2>&1; then
+  deploy="passed"
+else
+  deploy="FAILED"
+  status=1
+  cat "$deploylog"
+fi
+rm -f "$deploylog"
+
 # One closing line for every test project together (.NET: "Passed: N" lines; node --test: "ℹ pass N" lines).
 count() { awk -v key="$1:" '$1 == key && NF == 2 { s += $2 } END { print s + 0 }' "$log"; }
 tscount() { awk -v key="$1" '$1 == "ℹ" && $2 == key && NF == 3 { s += $3 } END { print s + 0 }' "$tslog"; }
 passed=$(( $(count Passed) + $(tscount pass) ))
 failed=$(( $(count Failed) + $(tscount fail) + $(tscount cancelled) ))
 skipped=$(( $(count Skipped) + $(tscount skipped) + $(tscount todo) ))
-echo "$passed passed, $failed failed, $skipped skipped"
+echo "$passed passed, $failed failed, $skipped skipped; deploy checks $deploy"
 exit $status
