@@ -17,10 +17,13 @@ internal sealed class Backoff
     }
 
     /// <summary>UNAVAILABLE: the server is down, restarting, or the connection broke; the call did not produce an answer
-    /// and classifying is side-effect free, so it is safe to send again. RESOURCE_EXHAUSTED only where configured (see
-    /// <see cref="DfbNetClientOptions.RetryResourceExhausted"/>).</summary>
+    /// and classifying is side-effect free, so it is safe to send again. Also INTERNAL when no server said it: the HTTP/2
+    /// connection went away mid-call (an IOException or an HTTP protocol error under it), which is the same break seen a
+    /// moment later. RESOURCE_EXHAUSTED only where configured (see <see cref="DfbNetClientOptions.RetryResourceExhausted"/>).</summary>
     public bool IsTransient(RpcException exception) =>
-        exception.StatusCode == StatusCode.Unavailable || (_resourceExhausted && exception.StatusCode == StatusCode.ResourceExhausted);
+        exception.StatusCode == StatusCode.Unavailable
+        || (exception.StatusCode == StatusCode.Internal && exception.Status.DebugException is IOException or HttpRequestException or HttpProtocolException)
+        || (_resourceExhausted && exception.StatusCode == StatusCode.ResourceExhausted);
 
     /// <summary>The longest delay before attempt <paramref name="retry"/> (0-based) can be.</summary>
     public TimeSpan UpperBound(int retry) => TimeSpan.FromTicks((long)Math.Min(_max.Ticks, _first.Ticks * Math.Pow(2, Math.Min(retry, 30))));
