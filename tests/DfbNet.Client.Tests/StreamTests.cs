@@ -134,4 +134,24 @@ public sealed class StreamTests : IAsyncLifetime
             throw new InvalidDataException("camera unplugged");
         }
     }
+
+    [Fact]
+    public async Task Stream_LatestPolicy_ForLiveCameras_DropsStaleFrames_EachFrameStillEndsOnce()
+    {
+        await using var server = await LoopbackServer.StartAsync("--DfbNet:StreamQueueCapacity=1", "--DfbNet:MaxFramesInFlightPerStream=1");
+        using var client = new DfbNetClient(new DfbNetClientOptions { Address = server.Address, MaxFramesInFlight = 16, QueuePolicy = QueuePolicy.Latest });
+        var finals = new List<ExitEvent>();
+        await foreach (var e in client.StreamAsync(Images.Frames(40), new RequestOptions { Mode = InferenceMode.Full }))
+        {
+            if (e.IsFinal)
+            {
+                finals.Add(e.Event);
+            }
+        }
+
+        Assert.Equal(40, finals.Count);
+        Assert.Equal(40, finals.Select(f => f.FrameId).Distinct().Count());
+        Assert.Contains(finals, f => f.Kind == ExitKind.Dropped);
+        Assert.Contains(finals, f => f.Kind == ExitKind.Fused);
+    }
 }

@@ -21,7 +21,7 @@ namespace DfbNet.Client;
 /// <see cref="DfbNetClientOptions.MaxStreamReconnects"/>). Other failures surface as <see cref="RpcException"/>s with the
 /// server's status; a cancelled call as an <see cref="OperationCanceledException"/>.
 /// </remarks>
-public sealed class DfbNetClient : IDisposable
+public sealed class DfbNetClient : IDfbNetClient, IDisposable
 {
     private readonly GrpcChannel _channel;
     private readonly bool _ownsChannel;
@@ -180,6 +180,8 @@ public sealed class DfbNetClient : IDisposable
             Model = options?.Model ?? _options.Model ?? "",
             Mode = options?.Mode ?? _options.Mode,
             TopK = (uint)Math.Max(0, options?.TopK ?? _options.TopK),
+            QueuePolicy = options?.QueuePolicy ?? _options.QueuePolicy,
+            AlwaysAnswer = options?.AlwaysAnswer ?? _options.AlwaysAnswer,
         };
         if (options?.Thresholds is { } thresholds)
         {

@@ -58,6 +58,13 @@ public sealed class DfbNetClientOptions
     /// <summary>Classes listed in each prediction's top-k; 0 for the server's default.</summary>
     public int TopK { get; set; }
 
+    /// <summary>Streams: the server's queue policy (<see cref="QueuePolicy.Latest"/> for live cameras: a stale frame is
+    /// dropped for the newest); <see cref="QueuePolicy.Unspecified"/> for the server's default.</summary>
+    public QueuePolicy QueuePolicy { get; set; } = QueuePolicy.Unspecified;
+
+    /// <summary>Run exit 1 even when a frame's budget cannot be met (a late answer rather than none).</summary>
+    public bool AlwaysAnswer { get; set; }
+
     /// <summary>The deadline of a call (a whole stream, reconnections included) that gives none; null for no deadline.</summary>
     public TimeSpan? Timeout { get; set; }
 
@@ -82,6 +89,8 @@ public sealed class DfbNetClientOptions
     public bool RetryResourceExhausted { get; set; }
 
     /// <summary>Frames of a stream sent and not yet answered with a final event; the stream waits for an answer
-    /// before it takes the next frame from its source. These frames are also those resent after a reconnection. Default 32.</summary>
-    public int MaxFramesInFlight { get; set; } = 32;
+    /// before it takes the next frame from its source. These frames are also those resent after a reconnection. Default
+    /// 2, as the CLI: one frame running and one waiting keeps the server busy without frames queueing up behind
+    /// each other (with 32, a 100-frame run's round trip grew to about 120 ms). Raise it for throughput over latency.</summary>
+    public int MaxFramesInFlight { get; set; } = 2;
 }

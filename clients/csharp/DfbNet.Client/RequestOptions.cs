@@ -24,6 +24,14 @@ public sealed class RequestOptions
     /// <summary>Classes listed in each prediction's top-k; null for the client's default.</summary>
     public int? TopK { get; set; }
 
+    /// <summary>Streams: what the server does with a frame that arrives while the stream's queue is full.
+    /// <see cref="QueuePolicy.Latest"/> (live cameras) replaces the oldest waiting frame, which ends with a DROPPED event;
+    /// <see cref="QueuePolicy.Queue"/> waits. Null for the client's default.</summary>
+    public QueuePolicy? QueuePolicy { get; set; }
+
+    /// <summary>Run exit 1 even when the budget cannot be met (a late answer rather than none); null for the client's default.</summary>
+    public bool? AlwaysAnswer { get; set; }
+
     /// <summary>The call's deadline from now, over all of its retries or reconnections; null for the client's default.</summary>
     public TimeSpan? Timeout { get; set; }
 
