@@ -4,7 +4,8 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ImageInput } from './image.js';
-import type { ClassifyResult, ExitEvent, InferenceMode, ModelInfo, Prediction, RequestOptions, TraceContext } from './types.js';
+import { ExitKind, InferenceMode, QueuePolicy } from './types.js';
+import type { ClassifyResult, ExitEvent, InferenceModeInput, ModelInfo, Prediction, QueuePolicyInput, RequestOptions, TraceContext } from './types.js';
 
 /** Settings of a {@link DfbNetClient}. */
 export interface DfbNetClientOptions {
@@ -41,26 +42,56 @@ export interface DfbNetClientOptions {
    * `() => { const carrier = {}; propagation.inject(context.active(), carrier); return carrier; }`.
    */
   traceContext?: () => TraceContext | undefined | null;
-  /** Defaults of every call. */
+  /**
+   * grpc-js channel options (`grpc.ChannelOptions`), passed to the channel as they are: for example keepalive pings
+   * through a proxy that drops idle connections (`{ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms':
+   * 10_000 }`), or `'grpc.primary_user_agent'`. They are merged over the SDK's own (`'grpc.max_receive_message_length'`:
+   * 64 MiB); a key given here wins.
+   */
+  channelOptions?: grpc.ChannelOptions;
+  /**
+   * grpc-js client interceptors, run in order on every call of the client: `classify`, `getModelInfo` (and each of
+   * their retries) and `stream` (each of its calls, reconnections included). Each is `(options, nextCall) =>
+   * new InterceptingCall(nextCall(options), requester?)`; `options.method_definition.path` names the method
+   * (`/dfbnet.v1.DfbNet/ClassifyStream`...). They see the SDK's metadata (API key, trace context) and the wire messages.
+   */
+  interceptors?: grpc.Interceptor[];
+  /** Defaults of every call; each call's options override them (see {@link RequestOptions}). */
   model?: string;
-  mode?: InferenceMode;
+  mode?: InferenceModeInput;
   preset?: string;
+  /** The latency budget of each frame in milliseconds; a stream's frame may give its own (`InputFrame.budgetMs`). */
   budgetMs?: number;
   topK?: number;
+  /** Streams: the server's queue policy, `'QUEUE'` (wait) or `'LATEST'` (live cameras: a stale frame is dropped for the
+   * newest, and ends with a DROPPED event); not given: the server's default. */
+  queuePolicy?: QueuePolicyInput;
+  /** Run exit 1 even when a frame's budget cannot be met: a late answer rather than none (default false). */
+  alwaysAnswer?: boolean;
   timeoutMs?: number;
-  /** Frames of a stream sent and not yet answered at most (default 32); the stream waits for answers beyond it. */
+  /**
+   * Frames of a stream sent and not yet answered with a final event, at most (default 2); the stream takes the next
+   * frame from its source only when an answer frees a place. These are also the frames a reconnection resends. 2 (as in
+   * the .NET SDK and the CLI) keeps the server busy, one frame running and one waiting, without frames queueing up
+   * behind each other: with 32, a 100-frame run's round trip grew to about 120 ms. Raise it for throughput over
+   * latency.
+   */
   maxFramesInFlight?: number;
-  /** Retries of a unary call (classify, getModelInfo) that failed with UNAVAILABLE, within its deadline (default 3; 0
-   * turns them off). */
+  /** Retries of a unary call (classify, getModelInfo) after a transient failure (see {@link DfbNetClient}), within its
+   * deadline (default 3; 0 turns them off). */
   maxRetries?: number;
-  /** Reconnections of a stream whose call broke with UNAVAILABLE (a server restart, a dropped network), in a row: the
-   * count restarts with each event received (default 5; 0 turns reconnection off). Each reconnection resends the frames
-   * that have no final event yet, so that every frame still ends with exactly one final event. */
+  /** Reconnections of a stream whose call broke with a transient failure (a server restart, a dropped network), in a
+   * row: the count restarts with each event received (default 5; 0 turns reconnection off). Each reconnection resends
+   * the frames that have no final event yet, so that every frame still ends with exactly one final event. */
   maxStreamReconnects?: number;
   /** Wait before the first retry or reconnection in ms (default 100); each further one in a row doubles it, with jitter. */
   retryDelayMs?: number;
   /** The longest wait before a retry or reconnection in ms (default 2000). */
   maxRetryDelayMs?: number;
+  /** Also retry (and reconnect after) RESOURCE_EXHAUSTED. Off by default: a DfbNet server answers a message larger than
+   * its `MaxMessageBytes` with it, and sending the same image again cannot succeed. Turn it on behind a proxy or gateway
+   * that uses the code for rate limiting. */
+  retryResourceExhausted?: boolean;
 }
 
 /** A frame of a stream. */
@@ -68,7 +99,10 @@ export interface InputFrame {
   /** Echoed in the frame's events; unique among the frames in flight. Omitted: the client numbers frames 0, 1, 2... */
   id?: string;
   image: ImageInput;
-  /** A latency budget for this frame only, in milliseconds. */
+  /** A latency budget for this frame only, in milliseconds from its arrival at the server, instead of the stream's
+   * (`budgetMs` of the call or the client); 0 for none. A frame whose budget runs out ends with a BUDGET_CUT event (its
+   * exits so far fused), or at once without a prediction when the budget is too short for exit 1 (unless
+   * `alwaysAnswer`). */
   budgetMs?: number;
 }
 
@@ -103,10 +137,21 @@ function loadService(): grpc.ServiceClientConstructor {
  * A client of a DfbNet server: {@link classify} one image, {@link stream} frames and receive every exit event as it fires,
  * {@link getModelInfo}. Failed calls reject with grpc-js `ServiceError`s (`code` is a `grpc.status`); a call cancelled
  * through its `signal` rejects with the signal's reason.
+ *
+ * Transient failures, as in the .NET SDK, are UNAVAILABLE (the server is down or restarting, the connection broke) and
+ * INTERNAL where no server said it: grpc-js's own report of an HTTP/2 stream reset or a session that went away under
+ * the call (details `Received RST_STREAM with code N...` or `Failed to start HTTP/2 stream...`); RESOURCE_EXHAUSTED too
+ * with `retryResourceExhausted`. Unary calls are retried after them, streams reconnected; a server's own INTERNAL
+ * status, and every other code, is final.
  */
 export class DfbNetClient {
   private readonly client: RawClient;
   private readonly options: DfbNetClientOptions;
+  /** The wire StreamOptions of a call that gives none of its own. */
+  private readonly defaults: Raw;
+  private readonly window: number;
+  private readonly maxRetries: number;
+  private readonly maxReconnects: number;
 
   constructor(options: DfbNetClientOptions) {
     if (!options || !options.address) {
@@ -116,17 +161,27 @@ export class DfbNetClient {
       throw new TypeError('options.traceContext must be a function that returns { traceparent, tracestate? } or undefined.');
     }
     this.options = { ...options, apiKey: resolveApiKey(options.apiKey) };
+    // The defaults of every call, checked now so that a bad one fails here, not in each call.
+    this.defaults = this.callSettings({}, 'options');
+    this.window = checkCount(options.maxFramesInFlight, 'options.maxFramesInFlight', 2, 1);
+    this.maxRetries = checkCount(options.maxRetries, 'options.maxRetries', 3, 0);
+    this.maxReconnects = checkCount(options.maxStreamReconnects, 'options.maxStreamReconnects', 5, 0);
     const tls = options.address.startsWith('https://');
     const target = options.address.replace(/^https?:\/\//, '').replace(/\/+$/, '');
     const tlsSet = tlsOptionsSet(options);
     const credentials = options.credentials ?? (tls ? tlsCredentials(options, tlsSet) : grpc.credentials.createInsecure());
     const Service = loadService();
-    this.client = new Service(target, credentials, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 }) as RawClient;
+    this.client = new Service(target, credentials, clientOptions(options)) as RawClient;
   }
 
   /** Classifies one image: the answer and every exit event computed for it. */
   classify(image: ImageInput, options: RequestOptions = {}): Promise<ClassifyResult> {
-    const request = { image: image.wire, options: this.streamOptions(options) };
+    let request: Raw;
+    try {
+      request = { image: image.wire, options: this.callSettings(options, 'options') };
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.unary<Raw>('classify', request, options).then((response) => ({
       answer: toExitEvent(response.answer),
       events: (response.events as Raw[]).map(toExitEvent),
@@ -141,9 +196,10 @@ export class DfbNetClient {
 
   /**
    * Streams frames and yields every exit event the moment it arrives, with its frame. Each frame's events come in exit
-   * order and end with one final event; the iteration ends when the source has ended and every frame is answered.
-   * A call that breaks with UNAVAILABLE is reopened (see `maxStreamReconnects`) and the unanswered frames are resent.
-   * Breaking out of the loop cancels the call.
+   * order and end with one final event (with `queuePolicy: 'LATEST'`, a frame the server replaced by a newer one ends
+   * with a DROPPED event); the iteration ends when the source has ended and every frame is answered. At most
+   * `maxFramesInFlight` frames (default 2) are in flight. A call that breaks with a transient failure is reopened (see
+   * `maxStreamReconnects`) and the unanswered frames are resent. Breaking out of the loop cancels the call.
    */
   async *stream(frames: AsyncIterable<InputFrame> | Iterable<InputFrame>, options: RequestOptions = {}): AsyncGenerator<StreamEvent, void, undefined> {
     const { signal } = options;
@@ -151,8 +207,10 @@ export class DfbNetClient {
     const deadline = this.deadline(options);
     // One trace context for the whole stream: every reconnection is a child of the same parent span.
     const trace = this.traceContext(options);
-    const window = this.options.maxFramesInFlight ?? 32;
-    const maxReconnects = this.options.maxStreamReconnects ?? 5;
+    // The same options on every call of the stream, checked before the first.
+    const streamOptions = this.callSettings(options, 'options');
+    const window = this.window;
+    const maxReconnects = this.maxReconnects;
     const source = new FrameSource(frames);
     const pending = new Map<string, PendingFrame>();
     let sequence = 0;
@@ -188,7 +246,7 @@ export class DfbNetClient {
         // A writer per call: the options, the frames still unanswered, then new frames while the window allows.
         let fatal: unknown;
         writer = (async () => {
-          active.write({ options: this.streamOptions(options) });
+          active.write({ options: streamOptions });
           for (const entry of pending.values()) {
             entry.resent = true;
             entry.sentAt = performance.now();
@@ -290,13 +348,13 @@ export class DfbNetClient {
     this.client.close();
   }
 
-  /** One unary call, retried after UNAVAILABLE (the server restarting, a dropped connection) while retries and the
-   * deadline allow; the deadline covers the retries. */
+  /** One unary call, retried after a transient failure (the server restarting, a dropped connection) while retries and
+   * the deadline allow; the deadline covers the retries. */
   private async unary<T>(method: string, request: object, options: Pick<RequestOptions, UnaryOptionName>): Promise<T> {
     const deadline = this.deadline(options);
     // Taken once, before the first await (the caller's async context): the retries are the same logical call.
     const trace = this.traceContext(options);
-    const maxRetries = this.options.maxRetries ?? 3;
+    const maxRetries = this.maxRetries;
     for (let retry = 0; ; retry++) {
       try {
         return await this.unaryOnce<T>(method, request, options, trace, deadline);
@@ -316,14 +374,14 @@ export class DfbNetClient {
     return timeout !== undefined ? Date.now() + timeout : undefined;
   }
 
-  /** The wait before retry `retry` (0-based) after `error`; undefined when it must not be retried: not UNAVAILABLE, no
-   * retries left, or the wait would pass the deadline. */
+  /** The wait before retry `retry` (0-based) after `error`; undefined when it must not be retried: not transient, no
+   * retries left, or the longest wait it could be would pass the deadline (as the .NET SDK decides). */
   private retryDelay(error: grpc.ServiceError, retry: number, maxRetries: number, deadline: number | undefined): number | undefined {
-    const delay = backoffDelay(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, retry);
-    if (error.code !== grpc.status.UNAVAILABLE || retry >= maxRetries || (deadline !== undefined && Date.now() + delay >= deadline)) {
+    const bound = backoffBound(this.options.retryDelayMs ?? 100, this.options.maxRetryDelayMs ?? 2000, retry);
+    if (!isTransient(error, this.options.retryResourceExhausted === true) || retry >= maxRetries || (deadline !== undefined && Date.now() + bound >= deadline)) {
       return undefined;
     }
-    return delay;
+    return bound * (0.5 + Math.random() * 0.5);
   }
 
   private unaryOnce<T>(method: string, request: object, options: Pick<RequestOptions, 'signal' | 'metadata'>, trace: TraceContext | undefined, deadline: number | undefined): Promise<T> {
@@ -395,21 +453,32 @@ export class DfbNetClient {
     return metadata;
   }
 
-  private streamOptions(options: RequestOptions): Raw {
+  /** The wire StreamOptions of a call: its own options over the client's defaults. Throws a TypeError (a RangeError for
+   * a bad budget) naming the option, `${name}.mode` and so on. */
+  private callSettings(options: RequestOptions, name: string): Raw {
+    const own = (key: keyof RequestOptions) => options[key] !== undefined && options[key] !== null;
+    if (this.defaults && !(['model', 'mode', 'preset', 'thresholds', 'budgetMs', 'topK', 'queuePolicy', 'alwaysAnswer'] as const).some(own)) {
+      return this.defaults;
+    }
     const mode = options.mode ?? this.options.mode;
+    const queuePolicy = options.queuePolicy ?? this.options.queuePolicy;
+    const alwaysAnswer = options.alwaysAnswer ?? this.options.alwaysAnswer;
     const preset = options.preset ?? this.options.preset;
     const budgetMs = options.budgetMs ?? this.options.budgetMs;
+    const source = (key: keyof RequestOptions) => (own(key) ? name : 'options');
     const result: Raw = {
       model: options.model ?? this.options.model ?? '',
-      mode: mode ? `INFERENCE_MODE_${mode.replace('-', '_').toUpperCase()}` : 'INFERENCE_MODE_UNSPECIFIED',
+      mode: mode === undefined || mode === null ? 'INFERENCE_MODE_UNSPECIFIED' : `INFERENCE_MODE_${enumValue(mode, `${source('mode')}.mode`, InferenceMode)}`,
       topK: options.topK ?? this.options.topK ?? 0,
+      queuePolicy: queuePolicy === undefined || queuePolicy === null ? 'QUEUE_POLICY_UNSPECIFIED' : `QUEUE_POLICY_${enumValue(queuePolicy, `${source('queuePolicy')}.queuePolicy`, QueuePolicy)}`,
+      alwaysAnswer: checkBoolean(alwaysAnswer, `${source('alwaysAnswer')}.alwaysAnswer`),
     };
     if (options.thresholds) {
       result.thresholds = { explicit: { values: options.thresholds } };
     } else if (preset) {
       result.thresholds = { preset };
     }
-    if (budgetMs !== undefined) {
+    if (budgetMs !== undefined && budgetMs !== null) {
       result.budget = toDuration(budgetMs);
     }
     return result;
@@ -643,10 +712,94 @@ function callOptions(deadline: number | undefined): grpc.CallOptions {
   return deadline !== undefined ? { deadline: new Date(deadline) } : {};
 }
 
-/** The wait before retry or reconnection `retry` (0-based): between half and all of `first` doubled `retry` times, at most `max`. */
-function backoffDelay(first: number, max: number, retry: number): number {
-  const bound = Math.min(max, first * 2 ** Math.min(retry, 30));
-  return bound * (0.5 + Math.random() * 0.5);
+/** The longest wait before retry or reconnection `retry` (0-based): `first` doubled `retry` times, at most `max`; the
+ * wait itself is between half and all of it. */
+function backoffBound(first: number, max: number, retry: number): number {
+  return Math.min(max, first * 2 ** Math.min(retry, 30));
+}
+
+/** How grpc-js words an INTERNAL status that it made itself because the HTTP/2 transport broke under the call, with no
+ * status from a server: a stream reset (`Received RST_STREAM with code 2 (Internal server error)`, `... with code 0
+ * (Call ended without gRPC status)`, `... triggered by internal client error: ...`), a session that went away as the
+ * call started (`Failed to start HTTP/2 stream with error ...`), a dropped connection. A server's own INTERNAL status
+ * carries the server's message instead. */
+const transportBreak = /^(?:Received RST_STREAM with code \d+|Failed to start HTTP\/2 stream|Connection dropped)/;
+
+/** Worth another attempt, as in the .NET SDK: UNAVAILABLE (the server is down or restarting, the connection broke: no
+ * answer was produced, and classifying has no side effects); INTERNAL where grpc-js reports a transport break rather
+ * than a server's status (the same break, seen a moment earlier); RESOURCE_EXHAUSTED only with
+ * `retryResourceExhausted`. */
+function isTransient(error: Partial<grpc.ServiceError> | null | undefined, retryResourceExhausted = false): boolean {
+  if (!error) {
+    return false;
+  }
+  switch (error.code) {
+    case grpc.status.UNAVAILABLE:
+      return true;
+    case grpc.status.INTERNAL:
+      return typeof error.details === 'string' && transportBreak.test(error.details);
+    case grpc.status.RESOURCE_EXHAUSTED:
+      return retryResourceExhausted;
+    default:
+      return false;
+  }
+}
+
+/** The grpc-js client options: the SDK's channel options, the caller's `channelOptions` over them, and the caller's
+ * interceptors. */
+function clientOptions(options: DfbNetClientOptions): grpc.ClientOptions {
+  const { channelOptions, interceptors } = options;
+  if (channelOptions !== undefined && channelOptions !== null && (typeof channelOptions !== 'object' || Array.isArray(channelOptions))) {
+    throw new TypeError(`options.channelOptions must be an object of grpc-js channel options (for example { 'grpc.keepalive_time_ms': 30000 }), not ${describe(channelOptions)}.`);
+  }
+  const result: grpc.ClientOptions = { 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...channelOptions };
+  if (interceptors !== undefined && interceptors !== null) {
+    if (!Array.isArray(interceptors) || interceptors.some((interceptor) => typeof interceptor !== 'function')) {
+      throw new TypeError('options.interceptors must be an array of grpc-js interceptors: functions (options, nextCall) => InterceptingCall.');
+    }
+    if (interceptors.length > 0) {
+      result.interceptors = [...interceptors];
+    }
+  }
+  return result;
+}
+
+/** The canonical name of an enum option's value: its SCREAMING_SNAKE_CASE name, or the same in lowercase kebab-case
+ * (`'first-exit'`, `'latest'`). Anything else is a TypeError naming the option and the values it takes. */
+function enumValue(value: unknown, name: string, values: Readonly<Record<string, string>>): string {
+  const names = Object.values(values);
+  if (typeof value === 'string') {
+    if (names.includes(value)) {
+      return value;
+    }
+    const canonical = value.toUpperCase().replace(/-/g, '_');
+    if (names.includes(canonical) && value === canonical.toLowerCase().replace(/_/g, '-')) {
+      return canonical;
+    }
+  }
+  const kebab = names.map((n) => `'${n.toLowerCase().replace(/_/g, '-')}'`).join(', ');
+  throw new TypeError(`${name}: ${describe(value)} is not one of ${names.map((n) => `'${n}'`).join(', ')} (or ${kebab}).`);
+}
+
+function checkBoolean(value: unknown, name: string): boolean {
+  if (value === undefined || value === null) {
+    return false;
+  }
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`${name}: ${describe(value)}, not a boolean.`);
+  }
+  return value;
+}
+
+/** A count option: `fallback` when not given, else an integer of at least `min`. */
+function checkCount(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined || value === null) {
+    return fallback;
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(`${name}: ${describe(value)} is not an integer of at least ${min}.`);
+  }
+  return value;
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -738,9 +891,10 @@ function toExitEvent(raw: Raw): ExitEvent {
   const event: ExitEvent = {
     frameId: raw.frameId,
     exit: raw.exit,
-    kind: String(raw.kind).replace(/^EXIT_KIND_/, '') as ExitEvent['kind'],
+    kind: String(raw.kind).replace(/^EXIT_KIND_/, '') as ExitKind,
     final: raw.final,
     serverTimeMs: toMs(raw.serverTime),
+    queueTimeMs: toMs(raw.queueTime),
     exitsComputed: raw.exitsComputed,
   };
   const prediction = toPrediction(raw.prediction);
@@ -749,11 +903,12 @@ function toExitEvent(raw: Raw): ExitEvent {
   if (fusion) event.runningFusion = fusion;
   if (raw.error) event.error = raw.error;
   if (raw.errorCode) event.errorCode = raw.errorCode;
+  if (raw.preset) event.preset = raw.preset;
   return event;
 }
 
 function toModelInfo(raw: Raw): ModelInfo {
-  const mode = String(raw.defaultMode).replace(/^INFERENCE_MODE_/, '').toLowerCase().replace('_', '-');
+  const mode = String(raw.defaultMode).replace(/^INFERENCE_MODE_/, '');
   return {
     name: raw.name,
     description: raw.description,

@@ -65,9 +65,13 @@ internal static class ClassifyCommand
                 WriteTable(results);
             }
 
-            foreach (var (file, _, message) in results.Where(r => r.Error is not null))
+            // An error every file shares (a bad --preset, say) is said once, not once per file.
+            foreach (var group in results.Where(r => r.Error is not null).GroupBy(r => r.Error!, StringComparer.Ordinal))
             {
-                await Console.Error.WriteLineAsync($"dfbnet classify: {file}: {message}");
+                var failed = group.Select(r => r.File).ToList();
+                await Console.Error.WriteLineAsync(failed.Count == 1
+                    ? $"dfbnet classify: {failed[0]}: {group.Key}"
+                    : $"dfbnet classify: {group.Key} ({failed.Count} files: {string.Join(", ", failed.Take(3))}{(failed.Count > 3 ? ", ..." : "")})");
             }
 
             return results.Any(r => r.Error is not null) ? 1 : 0;

@@ -72,6 +72,12 @@ internal static class EvalCommand
                         return 2;
                     }
 
+                    if (values.Length != manifest.Stages.Count)
+                    {
+                        Console.Error.WriteLine($"dfbnet eval: --thresholds '{set}' has {values.Length} values; model '{runner.Engine.Name}' has {manifest.Stages.Count} exits (one threshold each).");
+                        return 2;
+                    }
+
                     sets.Add((set, values));
                 }
             }

@@ -10,8 +10,9 @@ using Grpc.Core;
 namespace DfbNet.Cli.Commands;
 
 /// <summary>
-/// <c>dfbnet stream PATH</c>: streams a folder of images, or a video file decoded by ffmpeg, to a server; prints every
-/// exit event as it arrives and a summary at the end (see <see cref="StreamStatistics"/> for what is counted).
+/// <c>dfbnet stream SOURCE</c>: streams a folder of images, a video file, or a live source (stdin, a camera device, an
+/// RTSP/HTTP/UDP URL; all decoded by ffmpeg) to a server; prints every exit event as it arrives and a summary at the end,
+/// also on Ctrl+C (see <see cref="StreamStatistics"/> for what is counted).
 /// </summary>
 /// <remarks>Exit codes: 0 the stream completed; 1 the server or the decoder failed; 2 bad arguments (missing path,
 /// unsupported file, no ffmpeg for a video).</remarks>
@@ -19,14 +20,15 @@ internal static class StreamCommand
 {
     public static Command Create()
     {
-        var path = new Argument<string>("PATH") { Description = "A folder of images (.png, .jpg, .jpeg; in name order), one image, or a video file (decoded with ffmpeg)." };
+        var path = new Argument<string>("SOURCE") { Description = "A folder of images (.png, .jpg, .jpeg; in name order), one image, a video file, or a live source: - (standard input), a camera device (/dev/video0), or an rtsp://, http(s)://, udp://, tcp://, srt:// or rtmp:// URL (video and live sources are decoded with ffmpeg)." };
         var fps = new Option<double>("--fps") { Description = "Send frames at this rate, dropping a frame when --max-in-flight frames are unanswered at its time; 0 (default) sends as fast as answers come, dropping none.", DefaultValueFactory = _ => 0 };
         var maxInFlight = new Option<int>("--max-in-flight") { Description = "Frames sent and not yet answered at most.", DefaultValueFactory = _ => 2 };
         var quiet = new Option<bool>("--quiet") { Description = "Print only the summary, not every event." };
+        var latest = new Option<bool>("--latest") { Description = "Live cameras: never wait for answers; a frame read while --max-in-flight frames are unanswered is dropped (counted), and the server keeps only the newest waiting frame (queue policy latest)." };
         var server = new ServerCallOptions();
         var command = new Command("stream", "Stream frames to a DfbNet server; print each exit event live and a summary (exit ratios, latency percentiles, drops).")
         {
-            path, fps, maxInFlight, quiet,
+            path, fps, maxInFlight, quiet, latest,
         };
         server.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
@@ -41,12 +43,10 @@ internal static class StreamCommand
             IReadOnlyList<string>? images = null;
             if (error is null)
             {
-                if (File.Exists(input) && MediaPaths.IsVideo(input))
+                if ((File.Exists(input) && MediaPaths.IsVideo(input)) || MediaPaths.IsLive(input))
                 {
                     ffmpeg = FfmpegDecoder.Locate();
-                    error = ffmpeg is null
-                        ? $"'{input}' is a video, and decoding video needs ffmpeg, which is not on the PATH. Install it (Debian: apt-get install ffmpeg), point DFBNET_FFMPEG at it, or stream a folder of images instead."
-                        : null;
+                    error = ffmpeg is null ? FfmpegDecoder.Missing($"'{input}' is {(MediaPaths.IsLive(input) ? "a live source, and decoding it" : "a video, and decoding it")}") : null;
                 }
                 else if (File.Exists(input) && !MediaPaths.IsImage(input))
                 {
@@ -65,6 +65,14 @@ internal static class StreamCommand
             }
 
             options.MaxFramesInFlight = window;
+            if (parse.GetValue(latest))
+            {
+                // The client keeps pulling frames one past the window, so that the pacer reads the source as it comes
+                // and drops what is stale (rather than ffmpeg's pipe holding old frames while the client waits).
+                options.MaxFramesInFlight = window + 1;
+                options.QueuePolicy = Protocol.V1.QueuePolicy.Latest;
+            }
+
             using var client = new DfbNetClient(options);
             StreamStatistics? statistics = null;
             try
@@ -74,8 +82,8 @@ internal static class StreamCommand
                 var frames = ffmpeg is not null
                     ? FromVideo(ffmpeg, input, info.InputWidth, info.InputHeight, cancellationToken)
                     : FromImages(images!, cancellationToken);
-                var pacer = new Pacer(rate, window, statistics);
                 var printEvents = !parse.GetValue(quiet);
+                var pacer = new Pacer(rate, window, parse.GetValue(latest), statistics, printEvents);
                 await foreach (var e in client.StreamAsync(pacer.PaceAsync(frames, cancellationToken), cancellationToken: cancellationToken))
                 {
                     statistics.Add(e.Event, e.RoundTrip);
@@ -144,8 +152,9 @@ internal static class StreamCommand
         }
     }
 
-    /// <summary>Sends frames at a fixed rate, dropping those due while the window is full; or, without a rate, as the window allows.</summary>
-    private sealed class Pacer(double fps, int window, StreamStatistics statistics)
+    /// <summary>Sends frames at a fixed rate, dropping those due while the window is full; or, without a rate, as the
+    /// window allows (waiting), or with <paramref name="latest"/> as they come, dropping those read while it is full.</summary>
+    private sealed class Pacer(double fps, int window, bool latest, StreamStatistics statistics, bool printDrops)
     {
         private int _inFlight;
 
@@ -166,13 +175,17 @@ internal static class StreamCommand
                     {
                         await Task.Delay(due, cancellationToken);
                     }
+                }
 
-                    if (Volatile.Read(ref _inFlight) >= window)
+                if ((fps > 0 || latest) && Volatile.Read(ref _inFlight) >= window)
+                {
+                    statistics.NotSent++;
+                    if (printDrops)
                     {
-                        statistics.NotSent++;
                         Console.WriteLine($"{id}  dropped: {window} frames still in flight");
-                        continue;
                     }
+
+                    continue;
                 }
 
                 // Folder files may share a name across sub-folders; ids must be unique.

@@ -51,9 +51,21 @@ internal static class TrainCommand
                 return Task.FromResult(2);
             }
 
+            try
+            {
+                _ = DfbNetConfig.FromPreset(parse.GetValue(preset)!);
+            }
+            catch (ArgumentException ex)
+            {
+                // Before the data is read: an unknown preset is the user's to fix, in one line.
+                Console.Error.WriteLine($"dfbnet train: --preset: {ex.Message.Split(" (Parameter", 2)[0]}");
+                return Task.FromResult(2);
+            }
+
             void Log(string line) => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}");
             var source = TrainingDataSource.Open(parse.GetValue(data)!.FullName, Log);
             var options = TrainingRecipes.For(parse.GetValue(preset)!, source.Classes.Count, parse.GetValue(inputSize));
+
             options = options with
             {
                 JointEpochs = parse.GetValue(epochs) ?? options.JointEpochs,
@@ -90,7 +102,7 @@ internal static class TrainCommand
                 fromBaseline: parse.GetValue(fromBaseline)?.FullName,
                 resumeJpeg: parse.GetValue(jpeg) is { } resumeShare ? new JpegAugmentation(resumeShare) : null,
                 cancellationToken: cancellationToken);
-            Console.WriteLine($"Done: {result.Phase}, {result.ElapsedSeconds:F0}s of training; checkpoint in {parse.GetValue(output)!.FullName}");
+            Console.WriteLine($"Training finished after {result.ElapsedSeconds:F0} s; checkpoint in {parse.GetValue(output)!.FullName}");
             return Task.FromResult(0);
         });
         return command;

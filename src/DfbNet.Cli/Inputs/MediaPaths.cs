@@ -13,6 +13,16 @@ internal static class MediaPaths
 
     public static bool IsVideo(string path) => VideoExtensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
+    /// <summary>URL schemes ffmpeg reads a live source from.</summary>
+    public static readonly string[] LiveSchemes = ["rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"];
+
+    /// <summary>A live source ffmpeg decodes: <c>-</c> (standard input), a camera device (<c>/dev/video0</c>), or an
+    /// RTSP, RTMP, HTTP, UDP, TCP or SRT URL.</summary>
+    public static bool IsLive(string source) =>
+        source == "-"
+        || source.StartsWith("/dev/video", StringComparison.Ordinal)
+        || (Uri.TryCreate(source, UriKind.Absolute, out var uri) && LiveSchemes.Contains(uri.Scheme));
+
     /// <summary>The images of the given files and folders (folders searched recursively, in ordinal name order), or an error.</summary>
     public static IReadOnlyList<string>? ExpandImages(IEnumerable<string> paths, out string? error)
     {

@@ -36,7 +36,10 @@ internal sealed class StreamStatistics(int exits)
 
     public int Answered { get; private set; }
 
-    public int Dropped => NotSent + Errors;
+    /// <summary>Frames the server dropped for newer ones (the latest policy).</summary>
+    public int ServerDropped { get; private set; }
+
+    public int Dropped => NotSent + ServerDropped + Errors;
 
     public int AnsweredAtExit(int exit) => _answeredAt[exit];
 
@@ -56,6 +59,13 @@ internal sealed class StreamStatistics(int exits)
         if (e.Kind == ExitKind.Error)
         {
             Errors++;
+            return;
+        }
+
+        if (e.Kind == ExitKind.Dropped)
+        {
+            // The server's latest policy: a newer frame took this one's place in the stream's queue.
+            ServerDropped++;
             return;
         }
 
@@ -93,7 +103,7 @@ internal sealed class StreamStatistics(int exits)
     {
         var text = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        text.AppendLine(c, $"frames: {Read} read, {Sent} sent, {Answered} answered, {Dropped} dropped ({NotSent} not sent because --max-in-flight frames were unanswered at their time, {Errors} ended with ERROR)");
+        text.AppendLine(c, $"frames: {Read} read, {Sent} sent, {Answered} answered, {Dropped} dropped ({NotSent} not sent because --max-in-flight frames were unanswered at their time, {ServerDropped} replaced by newer frames on the server, {Errors} ended with ERROR)");
         var parts = new List<string>();
         for (var k = 1; k < _answeredAt.Length; k++)
         {

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+
+namespace DfbNet.Cli.Tests;
+
+/// <summary><c>dfbnet stream</c> on live sources through ffmpeg (its lavfi test source piped to stdin, and served over
+/// HTTP on loopback), <c>--latest</c>, and the summary on Ctrl+C (SIGINT); and the CLI's usage errors.</summary>
+public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<CliServer>
+{
+    private static string Dfbnet => $"\"{(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")}\" \"{Path.Combine(AppContext.BaseDirectory, "dfbnet.dll")}\"";
+
+    private static string TestSource(string options) =>
+        $"ffmpeg -hide_banner -loglevel error {options} -f lavfi -i testsrc=size=64x64:rate=25 -c:v rawvideo -f nut -";
+
+    [Fact]
+    public async Task Stream_FromStdin_EveryFrameReadIsAnsweredOrCounted()
+    {
+        var (code, stdout, stderr) = await Bash($"{TestSource("-t 2")} | {Dfbnet} stream - --server {server.Address} --quiet");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("frames: 50 read, 50 sent, 50 answered, 0 dropped", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_LiveHttpSource_WithLatest_DropsWhatIsStale_AndSaysSo()
+    {
+        // ffmpeg serves its test source over HTTP on loopback, in real time; the CLI reads it as a camera would.
+        var port = DfbNet.Testing.LoopbackPort.Free();
+        var (code, stdout, stderr) = await Bash(
+            $"ffmpeg -hide_banner -loglevel error -re -f lavfi -i testsrc=size=64x64:rate=25 -t 3 -c:v mpeg2video -f mpegts -listen 1 http://127.0.0.1:{port} & sleep 1; " +
+            $"{Dfbnet} stream http://127.0.0.1:{port} --server {server.Address} --quiet --latest --max-in-flight 1; wait");
+        Assert.True(code == 0, stderr + stdout);
+        var summary = stdout.Split('\n').First(l => l.StartsWith("frames: ", StringComparison.Ordinal));
+        var read = int.Parse(summary.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(read, 40, 80);
+        Assert.Contains("dropped", summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_CtrlC_PrintsTheSummary_ExitCode130()
+    {
+        // ffmpeg's real-time test source into the CLI's stdin; SIGINT to the CLI as Ctrl+C sends it. (Started from .NET,
+        // not from a shell's background job, which would start it with SIGINT ignored.)
+        var source = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, ArgumentList = { "-c", TestSource("-re -t 60") } };
+        var cli = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dfbnet.dll"), "stream", "-", "--server", server.Address, "--quiet" },
+        };
+        using var ffmpeg = Process.Start(source)!;
+        using var dfbnet = Process.Start(cli)!;
+        var pipe = ffmpeg.StandardOutput.BaseStream.CopyToAsync(dfbnet.StandardInput.BaseStream);
+        var stdout = dfbnet.StandardOutput.ReadToEndAsync();
+        var stderr = dfbnet.StandardError.ReadToEndAsync();
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            using (var kill = Process.Start("kill", ["-INT", dfbnet.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            await dfbnet.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            ffmpeg.Kill(entireProcessTree: true);
+            dfbnet.Kill(entireProcessTree: true);
+            await pipe.ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+
+        Assert.True(dfbnet.ExitCode == 130, $"exit {dfbnet.ExitCode}: {await stderr}");
+        var text = await stdout;
+        Assert.Contains("frames: ", text, StringComparison.Ordinal);
+        Assert.Contains("client round trip:", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("classify x.png --jsno", "dfbnet classify: unknown option '--jsno'.")]
+    [InlineData("classify --bogus", "dfbnet classify: unknown option '--bogus'.")]
+    [InlineData("eval --data /nonexistent", "dfbnet eval: Option '--model' is required.")]
+    [InlineData("train --preset huge --data /nonexistent --out /tmp/x", "dfbnet train: --preset: Unknown preset 'huge'; expected paper, edge or tiny.")]
+    [InlineData("export --checkpoint /nonexistent --out /tmp/y", "dfbnet export: No checkpoint.json in /nonexistent")]
+    [InlineData("eval --model /nonexistent --data /nonexistent", "dfbnet eval: ")]
+    [InlineData("stream", "dfbnet stream: Required argument missing")]
+    public async Task UsageMistakes_OneLine_NoStackTrace_ExitCode2(string arguments, string message)
+    {
+        var (code, stdout, stderr) = await CliProcess.RunAsync(arguments.Split(' '));
+        Assert.Equal(2, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith(message, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr + stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Classify_AnErrorEveryFileShares_IsSaidOnce()
+    {
+        var (code, _, stderr) = await CliProcess.RunAsync(["classify", server.Images, "--server", server.Address, "--preset", "turbo"]);
+        Assert.Equal(1, code);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("turbo", line, StringComparison.Ordinal);
+        Assert.Contains($"({CliServer.ImageCount} files: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_FfmpegSetToAMissingFile_SaysSo()
+    {
+        var (code, _, stderr) = await CliProcess.RunAsync(["stream", "-", "--server", server.Address], new Dictionary<string, string> { ["DFBNET_FFMPEG"] = "/nonexistent/ffmpeg" });
+        Assert.Equal(2, code);
+        Assert.Contains("DFBNET_FFMPEG '/nonexistent/ffmpeg' does not exist", stderr, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> Bash(string script)
+    {
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(script);
+        start.Environment.Remove("DFBNET_SERVER");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+}
