@@ -13,6 +13,7 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)            # the REST API is
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)      # ... and with Python's urllib, a client not ours
 command -v yamllint >/dev/null 2>&1 || need_apt+=(yamllint)    # scripts/check-deploy.sh: deploy/'s YAML
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck) # ... and the scripts
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)          # scripts/pack-consume.sh looks inside the .nupkg files
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "Installing: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -47,11 +48,22 @@ else
 fi
 rm -f "$deploylog"
 
+# The packages: packed into a local feed, consumed by the samples from there, run against the built server.
+packlog=$(mktemp)
+if scripts/pack-consume.sh >"$packlog" 2>&1; then
+  packages="passed"
+else
+  packages="FAILED"
+  status=1
+  cat "$packlog"
+fi
+rm -f "$packlog"
+
 # One closing line for every test project together (.NET: "Passed: N" lines; node --test: "ℹ pass N" lines).
 count() { awk -v key="$1:" '$1 == key && NF == 2 { s += $2 } END { print s + 0 }' "$log"; }
 tscount() { awk -v key="$1" '$1 == "ℹ" && $2 == key && NF == 3 { s += $3 } END { print s + 0 }' "$tslog"; }
 passed=$(( $(count Passed) + $(tscount pass) ))
 failed=$(( $(count Failed) + $(tscount fail) + $(tscount cancelled) ))
 skipped=$(( $(count Skipped) + $(tscount skipped) + $(tscount todo) ))
-echo "$passed passed, $failed failed, $skipped skipped; deploy checks $deploy"
+echo "$passed passed, $failed failed, $skipped skipped; deploy checks $deploy; packages $packages"
 exit $status
