@@ -27,6 +27,7 @@ public sealed class EvalCommandTests : IDisposable
         Assert.True(code == 0, output);
         Assert.Contains("200 test images", output, StringComparison.Ordinal);
         Assert.Contains("ONNX Runtime CPU", output, StringComparison.Ordinal);
+        Assert.Contains("timing thresholds 1,1,0 (2 of 2) over 50 images at batch 1", output, StringComparison.Ordinal);
 
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         var main = Columns(lines.Single(l => l.StartsWith("main branch alone", StringComparison.Ordinal)), "main branch alone");

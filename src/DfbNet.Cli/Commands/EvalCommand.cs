@@ -229,6 +229,10 @@ internal static class TableReport
         var writer = new StringWriter(inv);
         writer.WriteLine($"Model {runner.Engine.Name}: {m} exits, {test.Count} test images ({test.Source}); latency: batch 1, ONNX Runtime {runner.EngineDescription} (main branch alone: {runner.MainBranchProvider}), over {timingCount} images");
         writer.WriteLine($"Exit errors alone: {string.Join(" / ", Enumerable.Range(0, m).Select(s => Pct(1 - evaluation.ExitAccuracy(s))))}");
+        // Progress on stderr: each timing runs timingCount images one at a time, which takes a while on a CPU.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        void Progress(string step) => Console.Error.WriteLine($"dfbnet eval: {clock.Elapsed.TotalSeconds,5:0} s  timing {step} over {timingCount} images at batch 1");
+        Progress("the main branch alone");
         var main = runner.TimeMainBranch(timingInputs, timingCount);
 
         // The paper's comparison is the baseline trained alone; a model without one is compared with its own main branch.
@@ -236,6 +240,7 @@ internal static class TableReport
         if (logits.Baseline is { } baselineLogits)
         {
             var baselineError = 1 - ExitEvaluation.Accuracy(baselineLogits, test.Labels, runner.Classes);
+            Progress("the baseline");
             reference = runner.TimeBaseline(timingInputs, timingCount);
             writer.WriteLine($"Gains are against the baseline trained alone ({runner.Engine.Manifest.Baseline!.Description ?? runner.Engine.Manifest.Baseline.File}).");
             writer.WriteLine($"{"thresholds",-28} {"error %",8} {"mean ms",8} {"p50 ms",7} {"p99 ms",7} {"gain x",7}  {"exit ratio % (1.." + m + ", fused)",-30} error within each exit % (1..{m}, fused)");
@@ -250,8 +255,10 @@ internal static class TableReport
             writer.WriteLine($"{"main branch alone",-28} {Pct(1 - evaluation.ExitAccuracy(m - 1)),8} {main.Mean,8:F3} {main.P50,7:F3} {main.P99,7:F3} {1.0,7:F2}  {"N/A",-30} N/A");
             rows.Add(Row("main branch", null, 1 - evaluation.ExitAccuracy(m - 1), main, 1));
         }
+        var done = 0;
         foreach (var (name, values) in sets)
         {
+            Progress($"thresholds {name} ({++done} of {sets.Count})");
             var result = evaluation.Evaluate(values);
             var time = await runner.TimeEarlyExitAsync(timingInputs, timingCount, new ExitPolicy(values), cancellationToken);
             var label = name == string.Join(",", values.Select(v => v.ToString("0.###", inv))) ? name : $"{name} ({string.Join(",", values.Select(v => v.ToString("0.###", inv)))})";
