@@ -172,7 +172,7 @@ internal sealed class ServerCallOptions(bool budget = true, bool callSettings = 
     {
         StatusCode.Unauthenticated => $"the server at {server} refused the call: {ex.Status.Detail} Pass --api-key, or set $DFBNET_API_KEY.",
         StatusCode.PermissionDenied => $"the server at {server} refused the call: {ex.Status.Detail}",
-        StatusCode.Unavailable => $"cannot reach the DfbNet server at {server} ({ex.Status.Detail}). Is it running? Start one with 'dotnet run --project src/DfbNet.Server' or pass --server.",
+        StatusCode.Unavailable => $"cannot reach the DfbNet server at {server} ({ex.Status.Detail}). Is it running? Start one with 'dotnet run -c Release --project src/DfbNet.Server' or pass --server.",
         StatusCode.DeadlineExceeded => $"the server at {server} did not answer in time.",
         _ => $"{ex.StatusCode}: {ex.Status.Detail}",
     };
