@@ -8,7 +8,7 @@ namespace DfbNet.Training.Native;
 
 /// <summary>
 /// Loads TorchSharp's native libraries before the first TorchSharp call, working around what the NuGet packages
-/// get wrong on our machines (see docs/TORCHSHARP-NATIVE.md):
+/// get wrong on our machines (see docs/TRAINING.md):
 /// <list type="bullet">
 /// <item>TorchSharp 0.107's <c>libLibTorchSharp.so</c> needs <c>GLIBCXX_3.4.32</c> for one empty function; where
 /// libstdc++ lacks it (Debian 12), a patched copy (the version marked weak) is loaded after a tiny library that
