@@ -29,7 +29,11 @@ public static class DfbNetServerExtensions
         services.AddSingleton<ServerDrain>();
         services.AddOptions<HostOptions>()
             .Configure<IOptions<DfbNetServerOptions>>((host, dfbnet) => host.ShutdownTimeout = TimeSpan.FromSeconds(dfbnet.Value.DrainSeconds));
-        services.AddGrpc(grpc => grpc.Interceptors.Add<DrainInterceptor>());
+        services.AddGrpc(grpc =>
+        {
+            grpc.Interceptors.Add<DrainInterceptor>();
+            grpc.Interceptors.Add<ModelHealthInterceptor>();
+        });
         services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
             .Configure<IOptions<DfbNetServerOptions>>((grpc, dfbnet) =>
             {

@@ -184,6 +184,30 @@ public sealed class ModelLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_PerModelAndVersion_FollowsWhatIsServed()
+    {
+        var health = new Grpc.Health.V1.Health.HealthClient(_channel);
+        async Task<Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus> Status(string service) =>
+            (await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = service })).Status;
+
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, await Status(""));
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, await Status("tiny"));
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, await Status("tiny/2"));
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing, await Status("tiny/1"));
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => Status("nope"));
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+
+        using var watch = health.Watch(new Grpc.Health.V1.HealthCheckRequest { Service = "second" });
+        Assert.True(await watch.ResponseStream.MoveNext());
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, watch.ResponseStream.Current.Status);
+        await _oip.RepositoryModelUnloadAsync(new Inference.RepositoryModelUnloadRequest { ModelName = "second" });
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing, await Status("second"));
+        Assert.True(await watch.ResponseStream.MoveNext());
+        Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing, watch.ResponseStream.Current.Status);
+        await _oip.RepositoryModelLoadAsync(new Inference.RepositoryModelLoadRequest { ModelName = "second" });
+    }
+
+    [Fact]
     public async Task Repository_UnknownModel_AndAnotherRepository_AreNotFound()
     {
         var model = await Assert.ThrowsAsync<RpcException>(async () => await _oip.RepositoryModelLoadAsync(new Inference.RepositoryModelLoadRequest { ModelName = "nope" }));
