@@ -26,7 +26,7 @@ describe('DfbNetClient against a real server', () => {
     assert.deepEqual(info.exits.map((e) => e.exit), [1, 2, 3]);
     assert.equal(info.classes.length, 10);
     assert.equal(info.classes[3], 'cat');
-    assert.equal(info.defaultMode, 'first-exit');
+    assert.equal(info.defaultMode, 'FIRST_EXIT');
     assert.ok(info.exits.every((e) => e.latencyEstimateMs > 0));
     assert.ok(info.exits.every((e) => e.capturesGraph === false));
     assert.deepEqual(info.presets.map((p) => p.name).sort(), ['accurate', 'balanced', 'fast']);

@@ -35,7 +35,7 @@ function recorder() {
         call.metadata = metadata.getMap();
         next(metadata, {
           onReceiveMessage(message, nextMessage) {
-            if (message.final) finals++;
+            if (message?.final) finals++;
             nextMessage(message);
           },
         });
