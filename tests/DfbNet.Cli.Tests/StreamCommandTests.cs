@@ -61,7 +61,7 @@ public sealed partial class StreamCommandTests(CliServer server) : IClassFixture
         var (code, stdout, stderr) = await CliProcess.RunAsync(["stream", video, "--server", server.Address], new Dictionary<string, string> { ["PATH"] = "/nonexistent", ["DFBNET_FFMPEG"] = "" });
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
-        Assert.Contains("is a video, and decoding video needs ffmpeg, which is not on the PATH", stderr, StringComparison.Ordinal);
+        Assert.Contains("is a video, and decoding it needs ffmpeg, which is not on the PATH", stderr, StringComparison.Ordinal);
         Assert.Contains("apt-get install ffmpeg", stderr, StringComparison.Ordinal);
     }
 
