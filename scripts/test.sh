@@ -37,27 +37,27 @@ dotnet test DfbNet.sln -c Release --no-build --logger "console;verbosity=normal"
   npm test
 ) 2>&1 | tee "$tslog" || status=1
 
-# deploy/ offline: Dockerfile sources, yamllint, shellcheck, kustomize renders (where kubectl has kustomize 4+), schemas.
-deploylog=$(mktemp)
-if scripts/check-deploy.sh >"$deploylog" 2>&1; then
-  deploy="passed"
-else
-  deploy="FAILED"
-  status=1
-  cat "$deploylog"
-fi
-rm -f "$deploylog"
+# A checking script as one step: its output only when it fails. Sets the named result variable to passed or FAILED.
+step() {
+  local result=$1 steplog
+  shift
+  steplog=$(mktemp)
+  if "$@" >"$steplog" 2>&1; then
+    printf -v "$result" passed
+  else
+    printf -v "$result" FAILED
+    status=1
+    cat "$steplog"
+  fi
+  rm -f "$steplog"
+}
 
+deploy="not run"
+packages="not run"
+# deploy/ offline: Dockerfile sources, yamllint, shellcheck, kustomize renders (where kubectl has kustomize 4+), schemas.
+step deploy scripts/check-deploy.sh
 # The packages: packed into a local feed, consumed by the samples from there, run against the built server.
-packlog=$(mktemp)
-if scripts/pack-consume.sh >"$packlog" 2>&1; then
-  packages="passed"
-else
-  packages="FAILED"
-  status=1
-  cat "$packlog"
-fi
-rm -f "$packlog"
+step packages scripts/pack-consume.sh
 
 # One closing line for every test project together (.NET: "Passed: N" lines; node --test: "ℹ pass N" lines).
 count() { awk -v key="$1:" '$1 == key && NF == 2 { s += $2 } END { print s + 0 }' "$log"; }

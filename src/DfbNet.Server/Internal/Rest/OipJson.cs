@@ -192,13 +192,7 @@ internal static class OipJson
                 json.WriteStartObject();
                 json.WriteString("name", tensor.Name);
                 json.WriteString("datatype", tensor.Datatype);
-                json.WriteStartArray("shape");
-                foreach (var d in tensor.Shape)
-                {
-                    json.WriteNumberValue(d);
-                }
-
-                json.WriteEndArray();
+                WriteShape(json, tensor.Shape);
                 if (i < binaryOutputs.Length ? binaryOutputs[i] : allBinary)
                 {
                     json.WriteStartObject("parameters");
@@ -249,13 +243,7 @@ internal static class OipJson
         json.WriteStartObject();
         json.WriteString("name", metadata.Name);
         json.WriteString("version", metadata.Version);
-        json.WriteStartArray("extensions");
-        foreach (var extension in metadata.Extensions)
-        {
-            json.WriteStringValue(extension);
-        }
-
-        json.WriteEndArray();
+        WriteStrings(json, "extensions", metadata.Extensions);
         json.WriteEndObject();
     }
 
@@ -264,13 +252,7 @@ internal static class OipJson
         using var json = new Utf8JsonWriter(output);
         json.WriteStartObject();
         json.WriteString("name", metadata.Name);
-        json.WriteStartArray("versions");
-        foreach (var version in metadata.Versions)
-        {
-            json.WriteStringValue(version);
-        }
-
-        json.WriteEndArray();
+        WriteStrings(json, "versions", metadata.Versions);
         json.WriteString("platform", metadata.Platform);
         foreach (var (name, tensors) in new[] { ("inputs", metadata.Inputs), ("outputs", metadata.Outputs) })
         {
@@ -280,13 +262,7 @@ internal static class OipJson
                 json.WriteStartObject();
                 json.WriteString("name", tensor.Name);
                 json.WriteString("datatype", tensor.Datatype);
-                json.WriteStartArray("shape");
-                foreach (var d in tensor.Shape)
-                {
-                    json.WriteNumberValue(d);
-                }
-
-                json.WriteEndArray();
+                WriteShape(json, tensor.Shape);
                 json.WriteEndObject();
             }
 
@@ -294,6 +270,28 @@ internal static class OipJson
         }
 
         json.WriteEndObject();
+    }
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteShape(Utf8JsonWriter json, IEnumerable<long> shape)
+    {
+        json.WriteStartArray("shape");
+        foreach (var d in shape)
+        {
+            json.WriteNumberValue(d);
+        }
+
+        json.WriteEndArray();
     }
 
     /// <summary>A small object of named values, for health, readiness and the repository index.</summary>
