@@ -83,6 +83,7 @@ public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<Cli
     [InlineData("export --checkpoint /nonexistent --out /tmp/y", "dfbnet export: No checkpoint.json in /nonexistent")]
     [InlineData("eval --model /nonexistent --data /nonexistent", "dfbnet eval: ")]
     [InlineData("stream", "dfbnet stream: Required argument missing")]
+    [InlineData("train --resume --data /nonexistent --out /nonexistent/run", "dfbnet train: --resume: /nonexistent/run holds no checkpoint.json to resume")]
     public async Task UsageMistakes_OneLine_NoStackTrace_ExitCode2(string arguments, string message)
     {
         var (code, stdout, stderr) = await CliProcess.RunAsync(arguments.Split(' '));

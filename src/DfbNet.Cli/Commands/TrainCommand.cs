@@ -62,6 +62,13 @@ internal static class TrainCommand
                 return Task.FromResult(2);
             }
 
+            if (parse.GetValue(resume) && !File.Exists(Path.Combine(parse.GetValue(output)!.FullName, Checkpoint.FileName)))
+            {
+                // Resuming nothing would silently start a fresh run in a folder the user thinks holds one.
+                Console.Error.WriteLine($"dfbnet train: --resume: {parse.GetValue(output)!.FullName} holds no {Checkpoint.FileName} to resume; leave out --resume to start a run there.");
+                return Task.FromResult(2);
+            }
+
             void Log(string line) => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}");
             var source = TrainingDataSource.Open(parse.GetValue(data)!.FullName, Log);
             var options = TrainingRecipes.For(parse.GetValue(preset)!, source.Classes.Count, parse.GetValue(inputSize));
