@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs every NuGet package (DfbNet.Protocol, DfbNet.Client) and the npm package (@dfbnet/client) into a local feed,
+# Packs every NuGet package (DfbNet.Protocol, DfbNet.Client, the DfbNet.Cli tool) and the npm package (@dfbnet/client) into a local feed,
 # then builds each sample in samples/ outside the repository against that feed alone for DfbNet (no project references)
 # and runs it against the built server with the bundled model. Also checks the packages hold their README, license and
 # symbols. Needs the solution built (dotnet build DfbNet.sln -c Release). Usage: scripts/pack-consume.sh [WORK_DIR]
@@ -13,7 +13,7 @@ version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 echo "== pack $version"
-for project in src/DfbNet.Protocol clients/csharp/DfbNet.Client; do
+for project in src/DfbNet.Protocol clients/csharp/DfbNet.Client src/DfbNet.Cli.Tool; do
   dotnet pack "$project" -c Release -o "$feed" -v quiet -nologo >/dev/null
 done
 for package in DfbNet.Protocol DfbNet.Client; do
@@ -72,4 +72,12 @@ CONFIG
   project=$(find "$app" -maxdepth 1 -name '*.csproj' -printf '%f\n' | sed 's/\.csproj$//')
   dotnet "$app/bin/Release/net10.0/$project.dll" "http://127.0.0.1:$port" 10 | tail -2
 done
+echo "== dotnet tool DfbNet.Cli"
+size=$(stat -c %s "$feed/DfbNet.Cli.$version.nupkg")
+[ "$size" -lt $((60 * 1024 * 1024)) ] || { echo "pack-consume: the DfbNet.Cli tool package is $size bytes; the client commands should stay in tens of MB" >&2; exit 1; }
+rm -rf "$work/tools"
+dotnet tool install --tool-path "$work/tools" --add-source "$feed" DfbNet.Cli --version "$version" >/dev/null
+"$work/tools/dfbnet" models list --server "http://127.0.0.1:$port"
+"$work/tools/dfbnet" load --server "http://127.0.0.1:$port" --rate 20 --duration 1 --warmup 0 --data tests/data/cifar10-test-200.bin | grep '^check:'
+echo "DfbNet.Cli: $((size / 1024 / 1024)) MiB, without the training commands"
 echo "pack-consume: packages packed and consumed"

@@ -2,21 +2,26 @@ using System.CommandLine;
 using DfbNet.Cli;
 using DfbNet.Cli.Commands;
 using DfbNet.Training.Data;
+#if !DFBNET_CLIENT_TOOL
 using DfbNet.Training.Native;
+#endif
 
 var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
 {
-    SynthCommand.Create(),
     ClassifyCommand.Create(),
     StreamCommand.Create(),
     LoadCommand.Create(),
     ModelsCommand.Create(),
-    TrainCommand.Create(),
-    ExportCommand.Create(),
-    EvalCommand.Create(),
-    CalibrateCommand.Create(),
     ImportCommand.Create(),
 };
+
+#if !DFBNET_CLIENT_TOOL
+// The training commands need TorchSharp; the DfbNet.Cli tool package (src/DfbNet.Cli.Tool) leaves them out.
+foreach (var command in new[] { SynthCommand.Create(), TrainCommand.Create(), ExportCommand.Create(), EvalCommand.Create(), CalibrateCommand.Create() })
+{
+    root.Subcommands.Add(command);
+}
+#endif
 
 var parse = root.Parse(args);
 
@@ -35,11 +40,13 @@ try
     // Ctrl+C cancels the command's token; it then has a few seconds to say what it did (a stream's summary) before the process ends.
     return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = TimeSpan.FromSeconds(5) });
 }
+#if !DFBNET_CLIENT_TOOL
 catch (LibTorchUnavailableException ex)
 {
     Console.Error.WriteLine($"dfbnet: {ex.Message} Training, export and synth --preset need TorchSharp; see docs/TRAINING.md.");
     return 3;
 }
+#endif
 catch (DatasetException ex)
 {
     // A --data folder or file that cannot be read: the message names it and says what was expected.
