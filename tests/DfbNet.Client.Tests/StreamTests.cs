@@ -154,4 +154,27 @@ public sealed class StreamTests : IAsyncLifetime
         Assert.Contains(finals, f => f.Kind == ExitKind.Dropped);
         Assert.Contains(finals, f => f.Kind == ExitKind.Fused);
     }
+
+    [Fact]
+    public async Task SdkTypes_MirrorTheWireEvents_ForStreamsAndClassify()
+    {
+        using var client = new DfbNetClient(new DfbNetClientOptions { Address = _server.Address, TopK = 3 });
+        var result = await client.ClassifyResultAsync(Images.Png(1), new RequestOptions { Mode = InferenceMode.Full });
+        Assert.Equal("tiny", result.Model);
+        Assert.Same(result.Events[^1], result.Answer);
+        Assert.Equal(FrameEventKind.Fused, result.Answer.Kind);
+        Assert.True(result.Answer.IsFinal);
+        Assert.Equal(3, result.Answer.Prediction!.TopK.Count);
+        Assert.Equal(result.Answer.Prediction.ClassName, result.Answer.Prediction.TopK[0].ClassName);
+        Assert.True(result.Answer.ServerTime > TimeSpan.Zero);
+
+        await foreach (var e in client.StreamAsync(Images.Frames(3)))
+        {
+            Assert.Equal(e.Event.FrameId, e.Result.FrameId);
+            Assert.Equal(e.Event.Exit, e.Result.Exit);
+            Assert.Equal(e.Event.Final, e.Result.IsFinal);
+            Assert.Equal(e.Event.Prediction?.ClassIndex, e.Result.Prediction?.ClassIndex);
+            Assert.Null(e.Result.ErrorCode);
+        }
+    }
 }

@@ -30,6 +30,21 @@ public interface IDfbNetClient
     IAsyncEnumerable<StreamEvent> StreamAsync(IAsyncEnumerable<InputFrame> frames, RequestOptions? options = null, CancellationToken cancellationToken = default);
 }
 
+/// <summary>Calls in SDK types (<see cref="ClassifyResult"/>, <see cref="FrameEvent"/>) over any <see cref="IDfbNetClient"/>.</summary>
+public static class DfbNetClientExtensions
+{
+    /// <summary>Classifies one image; the answer and every event in SDK types.</summary>
+    /// <param name="client">The client.</param>
+    /// <param name="image">The image.</param>
+    /// <param name="options">Overrides of the client's defaults for this call.</param>
+    /// <param name="cancellationToken">Cancels the call, its retries included.</param>
+    public static async Task<ClassifyResult> ClassifyResultAsync(this IDfbNetClient client, ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        return ClassifyResult.FromWire(await client.ClassifyAsync(image, options, cancellationToken).ConfigureAwait(false));
+    }
+}
+
 /// <summary>Named clients from the container (<c>AddDfbNetClient(name, ...)</c>): one per name, made on first use, shared
 /// and disposed with the container.</summary>
 public interface IDfbNetClientFactory

@@ -16,8 +16,13 @@ public sealed class StreamEvent
     /// <summary>The frame, with the id the client gave it where it had none.</summary>
     public InputFrame Frame { get; }
 
-    /// <summary>The server's event.</summary>
+    /// <summary>The server's event, as it came over the wire.</summary>
     public ExitEvent Event { get; }
+
+    /// <summary>The event in SDK types (made once, on first use).</summary>
+    public FrameEvent Result => _result ??= FrameEvent.FromWire(Event);
+
+    private FrameEvent? _result;
 
     /// <summary>Client time from when the frame was first sent to when this event arrived (resends included).</summary>
     public TimeSpan RoundTrip { get; }
