@@ -16,6 +16,8 @@ public sealed class TlsTests
         $"--DfbNet:Tls:KeyFile={TestCredentials.File("server.key")}",
     ];
 
+    private static readonly StatusCode[] TransportFailures = [StatusCode.Unavailable, StatusCode.Internal];
+
     private static readonly string[] MutualTls = [.. Tls, $"--DfbNet:Tls:ClientCaFile={TestCredentials.File("ca.pem")}"];
 
     [Fact]
@@ -52,12 +54,14 @@ public sealed class TlsTests
     {
         await using var server = await TestServer.StartAsync(MutualTls);
         var address = TestServer.GrpcAddress(server.App);
+        // The server ends the handshake: the client sees the connection fail (UNAVAILABLE, or INTERNAL when the reset comes
+        // after HttpClient has begun the request), never an answer.
         var none = await Assert.ThrowsAsync<RpcException>(() => Classify(address, clientCertificate: null));
-        Assert.Equal(StatusCode.Unavailable, none.StatusCode);
+        Assert.Contains(none.StatusCode, TransportFailures);
 
         using var rogue = TestCredentials.Certificate("rogue-client");
         var other = await Assert.ThrowsAsync<RpcException>(() => Classify(address, rogue));
-        Assert.Equal(StatusCode.Unavailable, other.StatusCode);
+        Assert.Contains(other.StatusCode, TransportFailures);
     }
 
     [Fact]
