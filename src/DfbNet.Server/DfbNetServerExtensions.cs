@@ -64,19 +64,11 @@ public static class DfbNetServerExtensions
     public static IEndpointRouteBuilder MapDfbNet(this IEndpointRouteBuilder endpoints)
     {
         var auth = endpoints.ServiceProvider.GetService<AuthPlan>();
-        Protect(endpoints.MapGrpcService<DfbNetService>(), auth, open: false);
-        Protect(endpoints.MapGrpcService<OpenInferenceService>(), auth, open: false);
-        Protect(endpoints.MapGrpcHealthChecksService(), auth, auth?.Options.HealthOpen ?? true);
-        Protect(endpoints.MapGrpcReflectionService(), auth, auth?.Options.ReflectionOpen ?? true);
+        EndpointConventions.Protect(endpoints.MapGrpcService<DfbNetService>(), auth, open: false);
+        EndpointConventions.Protect(endpoints.MapGrpcService<OpenInferenceService>(), auth, open: false);
+        EndpointConventions.Protect(endpoints.MapGrpcHealthChecksService(), auth, auth?.Options.HealthOpen ?? true);
+        EndpointConventions.Protect(endpoints.MapGrpcReflectionService(), auth, auth?.Options.ReflectionOpen ?? true);
         return endpoints;
-    }
-
-    private static void Protect(IEndpointConventionBuilder endpoint, AuthPlan? auth, bool open)
-    {
-        if (auth is { Enabled: true } && !open)
-        {
-            endpoint.RequireAuthorization(DfbNetAuthentication.PolicyName);
-        }
     }
 
     /// <summary>Collects the runtime's instruments (frames, exits, frames in flight, stage and frame latency, provider
@@ -151,22 +143,9 @@ public static class DfbNetServerExtensions
     public static IEndpointConventionBuilder MapDfbNetMetrics(this IEndpointRouteBuilder endpoints, int port)
     {
         var endpoint = endpoints.MapPrometheusScrapingEndpoint();
-        endpoint.Add(builder =>
-        {
-            var scrape = builder.RequestDelegate!;
-            builder.RequestDelegate = context =>
-            {
-                if (context.Connection.LocalPort == port)
-                {
-                    return scrape(context);
-                }
-
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
-            };
-        });
+        EndpointConventions.OnlyOnPort(endpoint, port);
         var auth = endpoints.ServiceProvider.GetService<AuthPlan>();
-        Protect(endpoint, auth, auth?.Options.MetricsOpen ?? true);
+        EndpointConventions.Protect(endpoint, auth, auth?.Options.MetricsOpen ?? true);
         return endpoint;
     }
 

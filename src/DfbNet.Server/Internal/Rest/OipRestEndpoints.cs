@@ -41,24 +41,11 @@ internal static class OipRestEndpoints
         api.MapPost("/repository/models/{name}/load", context => Answer(context, services => LoadAsync(context, services)));
         api.MapPost("/repository/models/{name}/unload", context => Answer(context, services => UnloadAsync(context, services)));
 
-        foreach (var group in new[] { health, api })
-        {
-            // The listener the request came in on decides (a gRPC port, HTTP/2, could be asked for /v2 too).
-            ((IEndpointConventionBuilder)group).Add(builder =>
-            {
-                var handler = builder.RequestDelegate!;
-                builder.RequestDelegate = context => context.Connection.LocalPort == port ? handler(context) : NotFound(context);
-            });
-        }
-
-        if (auth is { Enabled: true })
-        {
-            api.RequireAuthorization(DfbNetAuthentication.PolicyName);
-            if (!auth.Options.HealthOpen)
-            {
-                health.RequireAuthorization(DfbNetAuthentication.PolicyName);
-            }
-        }
+        // The listener the request came in on decides (a gRPC port, HTTP/2, could be asked for /v2 too).
+        EndpointConventions.OnlyOnPort(health, port);
+        EndpointConventions.OnlyOnPort(api, port);
+        EndpointConventions.Protect(api, auth, open: false);
+        EndpointConventions.Protect(health, auth, auth?.Options.HealthOpen ?? true);
     }
 
     private static Task Metadata(HttpContext context, IServiceProvider services)
@@ -244,12 +231,6 @@ internal static class OipRestEndpoints
         context.Response.ContentType = Json;
         context.Response.ContentLength = output.WrittenCount;
         await context.Response.Body.WriteAsync(output.WrittenMemory, context.RequestAborted);
-    }
-
-    private static Task NotFound(HttpContext context)
-    {
-        context.Response.StatusCode = StatusCodes.Status404NotFound;
-        return Task.CompletedTask;
     }
 
     private static string Route(HttpContext context, string name) => context.GetRouteValue(name) as string ?? "";
