@@ -27,7 +27,7 @@ public sealed class DfbNetClient : IDfbNetClient, IDisposable
     private readonly bool _ownsChannel;
     private readonly Protocol.V1.DfbNet.DfbNetClient _client;
     private readonly DfbNetClientOptions _options;
-    private readonly string? _apiKey;
+    private readonly Metadata _headers;
     private readonly Backoff _backoff;
     private readonly UnaryRetry _retry;
     private readonly ILogger _logger;
@@ -57,7 +57,9 @@ public sealed class DfbNetClient : IDfbNetClient, IDisposable
         _channel = channel;
         _ownsChannel = ownsChannel;
         _options = options;
-        _apiKey = options.ApiKey ?? (Environment.GetEnvironmentVariable(DfbNetClientOptions.ApiKeyEnvironmentVariable) is { Length: > 0 } key ? key : null);
+
+        // Read once: the environment's key, like the options, is the client's from its creation on.
+        _headers = CreateCallHeaders(options);
         _client = new Protocol.V1.DfbNet.DfbNetClient(channel);
         _logger = (ILogger?)loggerFactory?.CreateLogger<DfbNetClient>() ?? NullLogger.Instance;
         _backoff = new Backoff(options);
@@ -207,12 +209,18 @@ public sealed class DfbNetClient : IDfbNetClient, IDisposable
         return result;
     }
 
-    private Metadata BuildHeaders(RequestOptions? options)
+    /// <summary>
+    /// The headers every call of a client with <paramref name="options"/> carries: its API key
+    /// (<see cref="DfbNetClientOptions.ApiKey"/>, or <c>DFBNET_API_KEY</c>) in <see cref="DfbNetClientOptions.ApiKeyHeader"/>.
+    /// For calls over <see cref="CreateChannel"/> with the generated clients.
+    /// </summary>
+    public static Metadata CreateCallHeaders(DfbNetClientOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var headers = new Metadata();
-        if (_apiKey is { } key)
+        if ((options.ApiKey ?? (Environment.GetEnvironmentVariable(DfbNetClientOptions.ApiKeyEnvironmentVariable) is { Length: > 0 } env ? env : null)) is { } key)
         {
-            if (_options.ApiKeyHeader == ApiKeyHeader.XApiKey)
+            if (options.ApiKeyHeader == ApiKeyHeader.XApiKey)
             {
                 headers.Add("x-api-key", key);
             }
@@ -220,6 +228,17 @@ public sealed class DfbNetClient : IDfbNetClient, IDisposable
             {
                 headers.Add("authorization", "Bearer " + key);
             }
+        }
+
+        return headers;
+    }
+
+    private Metadata BuildHeaders(RequestOptions? options)
+    {
+        var headers = new Metadata();
+        foreach (var entry in _headers)
+        {
+            headers.Add(entry);
         }
 
         if (options?.Headers is { } extra)

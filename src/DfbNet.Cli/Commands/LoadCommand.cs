@@ -104,11 +104,7 @@ internal static class LoadCommand
     {
         // The SDK's channel (its TLS settings too), which opens more HTTP/2 connections as streams share one's window.
         using var channel = DfbNetClient.CreateChannel(client);
-        var headers = new Metadata();
-        if (client.ApiKey is { } key)
-        {
-            headers.Add("authorization", "Bearer " + key);
-        }
+        var headers = DfbNetClient.CreateCallHeaders(client);
 
         ModelInfo info;
         try

@@ -84,11 +84,7 @@ internal static class ModelsCommand
         }
 
         using var channel = DfbNetClient.CreateChannel(options);
-        var headers = new Metadata();
-        if (options.ApiKey is { } key)
-        {
-            headers.Add("authorization", "Bearer " + key);
-        }
+        var headers = DfbNetClient.CreateCallHeaders(options);
 
         try
         {
