@@ -214,6 +214,12 @@ public sealed class ModelLifecycleTests : IAsyncLifetime
         Assert.Equal(StatusCode.NotFound, model.StatusCode);
         var version = await Assert.ThrowsAsync<RpcException>(async () => await _oip.RepositoryModelLoadAsync(new Inference.RepositoryModelLoadRequest { ModelName = "tiny", Parameters = { ["version"] = new Inference.ModelRepositoryParameter { Int64Param = 9 } } }));
         Assert.Contains("has no version 9", version.Status.Detail, StringComparison.Ordinal);
+        foreach (var bad in new[] { new Inference.ModelRepositoryParameter { Int64Param = 0 }, new Inference.ModelRepositoryParameter { StringParam = "+1" }, new Inference.ModelRepositoryParameter { StringParam = "one" }, new Inference.ModelRepositoryParameter { BoolParam = true } })
+        {
+            var invalid = await Assert.ThrowsAsync<RpcException>(async () => await _oip.RepositoryModelLoadAsync(new Inference.RepositoryModelLoadRequest { ModelName = "tiny", Parameters = { ["version"] = bad } }));
+            Assert.Equal((StatusCode.InvalidArgument, "Parameter 'version' must be a positive integer (a version folder's name)."), (invalid.StatusCode, invalid.Status.Detail));
+        }
+
         var repository = await Assert.ThrowsAsync<RpcException>(async () => await _oip.RepositoryIndexAsync(new Inference.RepositoryIndexRequest { RepositoryName = "elsewhere" }));
         Assert.Equal(StatusCode.NotFound, repository.StatusCode);
     }

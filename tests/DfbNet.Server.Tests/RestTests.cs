@@ -161,6 +161,27 @@ public sealed class RestTests : IAsyncLifetime, IDisposable
     }
 
     [Fact]
+    public async Task Repository_IndexLoadAndUnload_TakeTheVersionAsAFoldersName()
+    {
+        var index = await Post("/v2/repository/index", "{}", HttpStatusCode.OK);
+        Assert.Contains(JsonNode.Parse(index)!.AsArray(), e => e!["name"]!.GetValue<string>() == "tiny" && e["version"]!.GetValue<string>() == "1" && e["state"]!.GetValue<string>() == "READY");
+
+        await Post("/v2/repository/models/tiny/load", """{"parameters": {"version": 1}}""", HttpStatusCode.OK);
+        await Post("/v2/repository/models/tiny/load", """{"parameters": {"version": "1"}}""", HttpStatusCode.OK);
+        foreach (var bad in new[] { "0", "-1", "\"0\"", "\"+1\"", "\"one\"", "true" })
+        {
+            var error = await Post("/v2/repository/models/tiny/load", "{\"parameters\": {\"version\": " + bad + "}}", HttpStatusCode.BadRequest);
+            Assert.Contains("parameters.version must be a positive integer", error, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("has no version 9", await Post("/v2/repository/models/tiny/load", """{"parameters": {"version": 9}}""", HttpStatusCode.NotFound), StringComparison.Ordinal);
+        await Post("/v2/repository/models/tiny/unload", "{}", HttpStatusCode.OK);
+        using var gone = await _http.GetAsync(new Uri(Base + "/v2/models/tiny/ready"));
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        await Post("/v2/repository/models/tiny/load", "{}", HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task TheRestApi_IsOnlyOnItsOwnListener()
     {
         // The gRPC port speaks HTTP/2 only; asked there over h2c, /v2 is not found.
@@ -256,6 +277,15 @@ public sealed class RestTests : IAsyncLifetime, IDisposable
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);
         Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
         return JsonNode.Parse(text)!;
+    }
+
+    private async Task<string> Post(string path, string body, HttpStatusCode expected)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        using var response = await _http.PostAsync(new Uri(Base + path), content);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"{path} {body}: {(int)response.StatusCode} {text}");
+        return text;
     }
 
     private async Task<JsonNode> GetJson(string path)

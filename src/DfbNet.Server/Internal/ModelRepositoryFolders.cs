@@ -44,7 +44,7 @@ internal static class ModelRepositoryFolders
         var found = new List<ModelVersionFolder>();
         foreach (var folder in Directory.EnumerateDirectories(model))
         {
-            if (long.TryParse(Path.GetFileName(folder), NumberStyles.None, CultureInfo.InvariantCulture, out var version) && version > 0
+            if (TryParseVersion(Path.GetFileName(folder), out var version)
                 && File.Exists(Path.Combine(folder, ModelManifest.FileName)))
             {
                 found.Add(new ModelVersionFolder(name, version, folder, Stamp(folder)));
@@ -53,6 +53,11 @@ internal static class ModelRepositoryFolders
 
         return [.. found.OrderBy(f => f.Version)];
     }
+
+    /// <summary>A version folder's name: a positive integer, digits only. The repository APIs' version parameter follows the
+    /// same rule, so a client asks for a version by its folder's name.</summary>
+    public static bool TryParseVersion(string? name, out long version) =>
+        long.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out version) && version > 0;
 
     /// <summary>The highest version of each model.</summary>
     public static IEnumerable<ModelVersionFolder> Latest(IEnumerable<ModelVersionFolder> folders) =>

@@ -181,7 +181,7 @@ internal sealed class OpenInferenceService : Inference.GRPCInferenceService.GRPC
             version = parameter.ParameterChoiceCase switch
             {
                 Inference.ModelRepositoryParameter.ParameterChoiceOneofCase.Int64Param when parameter.Int64Param > 0 => parameter.Int64Param,
-                Inference.ModelRepositoryParameter.ParameterChoiceOneofCase.StringParam when long.TryParse(parameter.StringParam, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0 => v,
+                Inference.ModelRepositoryParameter.ParameterChoiceOneofCase.StringParam when ModelRepositoryFolders.TryParseVersion(parameter.StringParam, out var v) => v,
                 _ => throw new RpcException(new Status(StatusCode.InvalidArgument, "Parameter 'version' must be a positive integer (a version folder's name).")),
             };
         }

@@ -137,7 +137,7 @@ internal static class OipRestEndpoints
             version = v.ValueKind switch
             {
                 JsonValueKind.Number when v.TryGetInt64(out var n) && n > 0 => n,
-                JsonValueKind.String when long.TryParse(v.GetString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n > 0 => n,
+                JsonValueKind.String when ModelRepositoryFolders.TryParseVersion(v.GetString(), out var n) => n,
                 _ => throw Invalid("parameters.version must be a positive integer (a version folder's name)."),
             };
         }
