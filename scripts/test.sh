@@ -65,5 +65,14 @@ tscount() { awk -v key="$1" '$1 == "ℹ" && $2 == key && NF == 3 { s += $3 } END
 passed=$(( $(count Passed) + $(tscount pass) ))
 failed=$(( $(count Failed) + $(tscount fail) + $(tscount cancelled) ))
 skipped=$(( $(count Skipped) + $(tscount skipped) + $(tscount todo) ))
+# The failed tests by name, last, where a CI log cut to its tail still shows them.
+if [ "$failed" -gt 0 ]; then
+  echo "Failed tests:"
+  # Each .NET failure with the first lines of its error message (up to its stack trace).
+  awk '/^[[:space:]]+Failed [A-Za-z]/ { print; show = 1; n = 0; next }
+       show && /^[[:space:]]+Stack Trace:/ { show = 0 }
+       show && n < 6 { print; n++ }' "$log" || true
+  grep -E '^[[:space:]]*✖ ' "$tslog" | sed -E 's/^[[:space:]]*/  /' | sort -u || true
+fi
 echo "$passed passed, $failed failed, $skipped skipped; deploy checks $deploy; packages $packages"
 exit $status
