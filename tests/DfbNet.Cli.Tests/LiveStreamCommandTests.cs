@@ -45,22 +45,56 @@ public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<Cli
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dfbnet.dll"), "stream", "-", "--server", server.Address, "--quiet" },
+            ArgumentList = { Path.Combine(AppContext.BaseDirectory, "dfbnet.dll"), "stream", "-", "--server", server.Address },
         };
         using var ffmpeg = Process.Start(source)!;
-        using var dfbnet = Process.Start(cli)!;
+        using var dfbnet = new Process { StartInfo = cli };
+        var output = new System.Text.StringBuilder();
+        var errors = new System.Text.StringBuilder();
+        var streaming = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        dfbnet.OutputDataReceived += (_, e) =>
+        {
+            lock (output)
+            {
+                output.AppendLine(e.Data);
+            }
+
+            streaming.TrySetResult();
+        };
+        dfbnet.ErrorDataReceived += (_, e) =>
+        {
+            lock (errors)
+            {
+                errors.AppendLine(e.Data);
+            }
+        };
+        dfbnet.Start();
+        dfbnet.BeginOutputReadLine();
+        dfbnet.BeginErrorReadLine();
         var pipe = ffmpeg.StandardOutput.BaseStream.CopyToAsync(dfbnet.StandardInput.BaseStream);
-        var stdout = dfbnet.StandardOutput.ReadToEndAsync();
-        var stderr = dfbnet.StandardError.ReadToEndAsync();
+        string Said()
+        {
+            lock (output)
+            {
+                lock (errors)
+                {
+                    return $"stdout: {output}\nstderr: {errors}";
+                }
+            }
+        }
+
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(4));
+            // Ctrl+C once frames are answered (the first event line), however long the start takes on a loaded machine.
+            await streaming.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(1));
             using (var kill = Process.Start("kill", ["-INT", dfbnet.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync();
             }
 
-            await dfbnet.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            var exited = await dfbnet.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30)).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default);
+            Assert.True(exited, $"dfbnet stream did not end within 30 s of SIGINT; {Said()}");
         }
         finally
         {
@@ -69,8 +103,8 @@ public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<Cli
             await pipe.ContinueWith(_ => { }, TaskScheduler.Default);
         }
 
-        Assert.True(dfbnet.ExitCode == 130, $"exit {dfbnet.ExitCode}: {await stderr}");
-        var text = await stdout;
+        Assert.True(dfbnet.ExitCode == 130, $"exit {dfbnet.ExitCode}; {Said()}");
+        var text = Said();
         Assert.Contains("frames: ", text, StringComparison.Ordinal);
         Assert.Contains("client round trip:", text, StringComparison.Ordinal);
     }
