@@ -17,8 +17,10 @@ namespace DfbNet.Server.Tests;
 public sealed class SchedulingTests
 {
     [Fact]
-    public async Task Saturated_RefusesAtOnce_UnavailableForNewStreams_ResourceExhaustedForTheStreamOverItsShare()
+    public async Task Saturated_RefusesAtOnce_TheStreamOverItsShare_ThenPastTheReserve_EveryoneUnavailable()
     {
+        // A bound of 2: streams are held to their share from 1 admitted frame on, and 1 more frame (the reserve) is for
+        // a stream that holds none.
         await using var server = await TestServer.StartAsync(
             "--DfbNet:MaxAdmittedFrames=2", "--DfbNet:MaxQueueDelayMicroseconds=1000000", "--DfbNet:Executors=1");
 
@@ -34,12 +36,18 @@ public sealed class SchedulingTests
         var engine = server.Models.GetOrThrow("tiny");
         await Eventually.HoldsAsync(() => engine.Admission.Admitted == 2);
 
-        // Stream B holds nothing: refused as the server being saturated; the stream goes on.
+        // Stream B holds nothing: admitted in the reserve, although the flood keeps the model at its bound.
         using var quiet = server.Client.ClassifyStream();
+        var quietEvents = ReadAll(quiet.ResponseStream);
         await quiet.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "b0", Image = Frames.Raw(9) } });
-        Assert.True(await quiet.ResponseStream.MoveNext());
-        var refused = quiet.ResponseStream.Current;
-        Assert.Equal(("b0", ExitKind.Error, "Unavailable", true), (refused.FrameId, refused.Kind, refused.ErrorCode, refused.Final));
+        await Eventually.HoldsAsync(() => engine.Admission.Admitted == 3);
+
+        // Stream C, past the reserve: refused as the server being saturated; the stream goes on.
+        using var third = server.Client.ClassifyStream();
+        await third.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "c0", Image = Frames.Raw(8) } });
+        Assert.True(await third.ResponseStream.MoveNext());
+        var refused = third.ResponseStream.Current;
+        Assert.Equal(("c0", ExitKind.Error, "Unavailable", true), (refused.FrameId, refused.Kind, refused.ErrorCode, refused.Final));
         Assert.Contains("MaxAdmittedFrames", refused.Error, StringComparison.Ordinal);
 
         // A unary call while saturated: UNAVAILABLE, at once.
@@ -49,14 +57,20 @@ public sealed class SchedulingTests
 
         await greedy.RequestStream.CompleteAsync();
         await quiet.RequestStream.CompleteAsync();
+        await third.RequestStream.CompleteAsync();
         var events = await greedyEvents;
-        Assert.False(await quiet.ResponseStream.MoveNext());
+        Assert.False(await third.ResponseStream.MoveNext());
 
         // Every frame of A ended with exactly one final event: two answered, three refused as A's share was spent.
         var finals = events.Where(e => e.Final).ToList();
         Assert.Equal(["a0", "a1", "a2", "a3", "a4"], finals.Select(e => e.FrameId).Order());
         Assert.Equal(["a0", "a1"], finals.Where(e => e.Kind != ExitKind.Error).Select(e => e.FrameId).Order());
         Assert.All(finals.Where(e => e.Kind == ExitKind.Error), e => Assert.Equal("ResourceExhausted", e.ErrorCode));
+
+        // B's frame was answered.
+        var quietFinal = Assert.Single(await quietEvents, e => e.Final);
+        Assert.Equal("b0", quietFinal.FrameId);
+        Assert.NotEqual(ExitKind.Error, quietFinal.Kind);
         Assert.Equal(0, engine.Admission.Admitted);
     }
 
@@ -83,6 +97,54 @@ public sealed class SchedulingTests
         Assert.Equal(["f0", "f8", "f9"], finals.Where(e => e.Kind != ExitKind.Dropped).Select(e => e.FrameId).Order(StringComparer.Ordinal));
         Assert.All(finals.Where(e => e.Kind == ExitKind.Dropped), e => Assert.Null(e.Prediction));
         Assert.DoesNotContain(events, e => e.Kind == ExitKind.Error);
+    }
+
+    [Fact]
+    public async Task QuietStream_IsNotRefused_WhileAFloodKeepsTheModelAtItsBound()
+    {
+        await using var server = await TestServer.StartAsync("--DfbNet:Executors=1", "--DfbNet:MaxAdmittedFrames=4", "--DfbNet:StreamQueueCapacity=16");
+        var engine = server.Models.GetOrThrow("tiny");
+        using var flood = server.Client.ClassifyStream(new Metadata { { "dfbnet-mode", "full" } });
+        var floodEvents = ReadAll(flood.ResponseStream);
+        using var quietDone = new CancellationTokenSource();
+        var sent = 0;
+        var flooding = Task.Run(async () =>
+        {
+            while (!quietDone.IsCancellationRequested || sent < 200)
+            {
+                await flood.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"x{sent}", Image = Frames.Raw(sent) } });
+                sent++;
+            }
+
+            await flood.RequestStream.CompleteAsync();
+        });
+
+        await Eventually.HoldsAsync(() => engine.Admission.Admitted >= 4);
+        using var quiet = server.Client.ClassifyStream(new Metadata { { "dfbnet-mode", "full" } });
+        var quietFinals = new List<ExitEvent>();
+        for (var i = 0; i < 20; i++)
+        {
+            await quiet.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"q{i}", Image = Frames.Raw(i) } });
+            while (await quiet.ResponseStream.MoveNext() && !quiet.ResponseStream.Current.Final)
+            {
+            }
+
+            quietFinals.Add(quiet.ResponseStream.Current);
+        }
+
+        await quietDone.CancelAsync();
+        await quiet.RequestStream.CompleteAsync();
+        await flooding;
+        var floodFinals = (await floodEvents).Where(e => e.Final).ToList();
+
+        // The quiet stream holds at most one frame: never refused, although the flood keeps the model at its bound.
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"q{i}"), quietFinals.Select(e => e.FrameId));
+        Assert.All(quietFinals, e => Assert.NotEqual(ExitKind.Error, e.Kind));
+
+        // The flood is refused as over its share, and each of its frames ended once.
+        Assert.Equal(sent, floodFinals.Count);
+        Assert.Contains(floodFinals, e => e.ErrorCode == "ResourceExhausted");
+        Assert.Equal(0, engine.Admission.Admitted);
     }
 
     [Fact]
@@ -166,9 +228,10 @@ public sealed class SchedulingTests
     }
 
     [Fact]
-    public void Admission_RefusalCode_DependsOnTheClientsShare()
+    public void Admission_RefusalCode_DependsOnTheClientsShare_AndTheReserveIsForClientsHoldingNone()
     {
         var admission = new ModelAdmission(4);
+        Assert.Equal((1, 2), (admission.Reserve, admission.ShareFrom));
         var greedy = new AdmissionClient();
         var other = new AdmissionClient();
         for (var i = 0; i < 3; i++)
@@ -183,12 +246,83 @@ public sealed class SchedulingTests
         Assert.Equal(Core.FrameErrorCode.ResourceExhausted, code);
         Assert.False(admission.TryAdmit(other, out code));
         Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+
+        // A unary call (holding none) takes the reserve; the next one finds it taken.
+        Assert.True(admission.TryAdmit(null, out _));
         Assert.False(admission.TryAdmit(null, out code));
         Assert.Equal(Core.FrameErrorCode.Unavailable, code);
-        Assert.Equal((2L, 1L), (admission.RefusedUnavailable, admission.RefusedResourceExhausted));
+        Assert.True(admission.TryRefuse(null, out code));
+        Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+        Assert.Equal((3L, 1L), (admission.RefusedUnavailable, admission.RefusedResourceExhausted));
 
+        admission.Release(null);
         admission.Release(other);
         Assert.Equal((3, 1), (admission.Admitted, admission.ActiveClients));
+    }
+
+    [Fact]
+    public void Admission_FromHalfTheBound_HoldsEachStreamToItsShare_SoAQuietOneIsAdmitted()
+    {
+        var admission = new ModelAdmission(8);
+        var flood = new AdmissionClient();
+        var steady = new AdmissionClient();
+
+        // Alone, a stream may take the whole bound's share: half of it before shares apply, and more.
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(admission.TryAdmit(flood, out _));
+        }
+
+        // A second stream: a share of 4 each. The flood holds 5: refused while the model is below its bound.
+        Assert.True(admission.TryAdmit(steady, out _));
+        Assert.False(admission.TryAdmit(flood, out var code));
+        Assert.Equal(Core.FrameErrorCode.ResourceExhausted, code);
+        Assert.True(admission.TryAdmit(steady, out _));
+        Assert.True(admission.TryAdmit(steady, out _));
+        Assert.Equal(8, admission.Admitted);
+
+        // At the bound a quiet stream (holding none) is admitted in the reserve; a fourth finds it full.
+        Assert.True(admission.TryAdmit(new AdmissionClient(), out _));
+        Assert.False(admission.TryAdmit(new AdmissionClient(), out code));
+        Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+
+        // Three streams holding frames: a share of 3; the steady one holds 3.
+        Assert.False(admission.TryAdmit(steady, out code));
+        Assert.Equal(Core.FrameErrorCode.ResourceExhausted, code);
+        Assert.True(admission.TryRefuse(steady, out code));
+        Assert.Equal(Core.FrameErrorCode.ResourceExhausted, code);
+    }
+
+    [Fact]
+    public void Admission_AStreamRefusedThreeTimesInTheLastSecond_HasNoReserve()
+    {
+        var admission = new ModelAdmission(8);
+        var a = new AdmissionClient();
+        var b = new AdmissionClient();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True(admission.TryAdmit(a, out _));
+            Assert.True(admission.TryAdmit(b, out _));
+        }
+
+        // The reserve (1) taken by a unary call: a stream holding none is refused; three times, and it is flooding.
+        Assert.True(admission.TryAdmit(null, out _));
+        var flooding = new AdmissionClient();
+        var once = new AdmissionClient();
+        Core.FrameErrorCode code;
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.False(admission.TryAdmit(flooding, out code));
+            Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+        }
+
+        Assert.False(admission.TryAdmit(once, out _));
+
+        // The reserve is free again: not for the stream refused three times in the last second; for one refused once.
+        admission.Release(null);
+        Assert.False(admission.TryAdmit(flooding, out code));
+        Assert.Equal(Core.FrameErrorCode.Unavailable, code);
+        Assert.True(admission.TryAdmit(once, out _));
     }
 
     private static ByteString BytesElement(byte[] bytes)
