@@ -85,6 +85,8 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
     private static TimeSpan StreamLifetime(double seconds) =>
         seconds > 0 ? TimeSpan.FromSeconds(seconds * (1 - (Random.Shared.NextDouble() * 0.1))) : TimeSpan.Zero;
 
+    private static readonly WriteOptions BufferedWrite = new(WriteFlags.BufferHint);
+
     /// <summary>Refusals of a stream whose queue is full that may be unwritten at once (each holds no slot).</summary>
     private const int RefusalReserve = 64;
 
@@ -119,6 +121,9 @@ internal sealed class FrameStreamSession<TRequest, TResponse>
         {
             await foreach (var (frame, e) in _events.Reader.ReadAllAsync(_token))
             {
+                // More events ready (under load: answers and refusals of several frames): buffer this one, so that one
+                // flush (one HTTP/2 write, one syscall) carries them all. The last event ready is always flushed.
+                _responses.WriteOptions = _events.Reader.Count > 0 ? BufferedWrite : null;
                 await _responses.WriteAsync(_protocol.ToResponse(frame, e), _token);
                 if (e.IsFinal)
                 {
