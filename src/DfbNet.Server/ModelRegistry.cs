@@ -88,6 +88,7 @@ public sealed class ModelRegistry : IDisposable
                 MaxQueueDelay = TimeSpan.FromMicroseconds(settings.MaxQueueDelayMicroseconds),
                 MaxAdmittedFrames = settings.MaxAdmittedFrames,
                 Executors = settings.Executors,
+                ExecutorNiceness = settings.ExecutorNiceness,
                 QualityLadder = ParseLadder(settings.QualityLadder),
             },
         };

@@ -25,6 +25,7 @@ internal sealed class ModelScheduler : IDisposable
     private readonly Thread[] _threads;
     private long _sequence;
     private bool _stopping;
+    private readonly int _niceness;
 
     public ModelScheduler(string model, StageExecutor executor, int[] maxBatch, SchedulerOptions options, int classCount, IFrameCompletion completion, TimeProvider clock, ILogger logger)
     {
@@ -36,6 +37,7 @@ internal sealed class ModelScheduler : IDisposable
         _maxBatch = maxBatch.Max();
         MaxBatch = maxBatch;
         _batcher = new StageBatcher(maxBatch, options.MaxQueueDelay, clock, completion.Estimate);
+        _niceness = options.ExecutorNiceness;
         _threads = new Thread[options.ResolvedExecutors];
         for (var i = 0; i < _threads.Length; i++)
         {
@@ -100,6 +102,7 @@ internal sealed class ModelScheduler : IDisposable
         var events = new List<ExitEvent>(2);
         var logits = new float[_maxBatch * _classCount];
         var runOptions = new RunOptions();
+        Internal.ThreadNiceness.TryLowerCurrentThread(_niceness);
         try
         {
             while (true)

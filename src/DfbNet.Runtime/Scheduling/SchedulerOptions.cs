@@ -23,6 +23,11 @@ public sealed class SchedulerOptions
     /// <summary>Threads that run batches, each one stage run at a time; 0 for one per core.</summary>
     public int Executors { get; set; }
 
+    /// <summary>Nice value (0..19) of the executor threads on Linux: above 0, the threads that read frames, refuse them
+    /// and write answers run first when the cores are saturated, so refusals and answers already made are not delayed
+    /// by stage runs. 0 leaves the executors at the process's priority.</summary>
+    public int ExecutorNiceness { get; set; }
+
     internal int ResolvedExecutors => Executors > 0 ? Executors : Math.Max(1, Environment.ProcessorCount);
 
     internal void Validate()
@@ -40,6 +45,11 @@ public sealed class SchedulerOptions
         if (MaxAdmittedFrames < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxAdmittedFrames), MaxAdmittedFrames, "The bound on admitted frames must be at least 1.");
+        }
+
+        if (ExecutorNiceness is < 0 or > 19)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ExecutorNiceness), ExecutorNiceness, "The executors' nice value must be 0 to 19.");
         }
 
         if (Executors < 0)
