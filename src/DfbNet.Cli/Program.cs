@@ -1,28 +1,11 @@
 using System.CommandLine;
 using DfbNet.Cli;
-using DfbNet.Cli.Commands;
 using DfbNet.Training.Data;
 #if !DFBNET_CLIENT_TOOL
 using DfbNet.Training.Native;
 #endif
 
-var root = new RootCommand("dfbnet: build, inspect and call DFB-Net early-exit models.")
-{
-    ClassifyCommand.Create(),
-    StreamCommand.Create(),
-    LoadCommand.Create(),
-    ModelsCommand.Create(),
-    ImportCommand.Create(),
-};
-
-#if !DFBNET_CLIENT_TOOL
-// The training commands need TorchSharp; the DfbNet.Cli tool package (src/DfbNet.Cli.Tool) leaves them out.
-foreach (var command in new[] { SynthCommand.Create(), TrainCommand.Create(), ExportCommand.Create(), EvalCommand.Create(), CalibrateCommand.Create() })
-{
-    root.Subcommands.Add(command);
-}
-#endif
-
+var root = CliCommands.CreateRoot();
 var parse = root.Parse(args);
 
 // Usage mistakes (a missing or unknown option, a bad value, a flag where a path goes) are one line and exit code 2, as
