@@ -78,6 +78,7 @@ public sealed class DfbNetServerOptions
 
     /// <summary>Nice value (0..19) of the executor threads on Linux; above 0, reading, refusing and writing run before
     /// stage runs when the cores are saturated.</summary>
+    [Range(0, 19)]
     public int ExecutorNiceness { get; set; }
 
     /// <summary>Let ONNX Runtime's intra-op threads spin while idle (faster hand-offs, a busy core each at low rates).</summary>

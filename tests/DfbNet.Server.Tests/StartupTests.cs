@@ -45,6 +45,7 @@ public sealed class StartupTests : IDisposable
     [Theory]
     [InlineData("MaxFramesInFlightPerStream", "0")]
     [InlineData("DecodeMemoryBytes", "1000")]
+    [InlineData("ExecutorNiceness", "20")]
     public async Task InvalidOption_StopsStartupNamingIt(string option, string value)
     {
         var ex = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(async () =>
