@@ -32,6 +32,6 @@ internal static partial class ThreadNiceness
     [LibraryImport("libc", EntryPoint = "gettid")]
     private static partial int GetThreadId();
 
-    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    [LibraryImport("libc", EntryPoint = "setpriority")]
     private static partial int SetPriority(int which, int who, int priority);
 }

@@ -102,11 +102,12 @@ public sealed class ModelAdmission
     /// <paramref name="client"/>; <see cref="FrameErrorCode.None"/> to admit it.</summary>
     private FrameErrorCode RefusalAt(int admitted, AdmissionClient? client)
     {
-        var held = client?.Held ?? 0;
         if (admitted <= ShareFrom)
         {
             return FrameErrorCode.None;
         }
+
+        var held = client?.Held ?? 0;
 
         // A client holding nothing is not counted among the active ones yet: it would be one more.
         var active = Math.Max(1, ActiveClients + (held == 0 ? 1 : 0));
