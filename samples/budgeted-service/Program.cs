@@ -25,7 +25,7 @@ for (var i = 0; i < calls; i++)
     Random.Shared.NextBytes(rgb);
     var response = await client.ClassifyAsync(ImageInput.FromRgb(rgb, info.InputWidth, info.InputHeight));
     var answer = response.Answer;
-    Console.WriteLine($"call {i}: {answer.Kind} exit {answer.Exit} {answer.Prediction?.ClassName} in {answer.ServerTime.ToTimeSpan().TotalMilliseconds:0.00} ms");
+    Console.WriteLine($"call {i}: {answer.Kind} exit {answer.Exit} {answer.Prediction?.ClassName} in {answer.ServerTime.TotalMilliseconds:0.00} ms");
     answered += answer.Prediction is null ? 0 : 1;
 }
 

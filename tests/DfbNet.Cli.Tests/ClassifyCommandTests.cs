@@ -126,7 +126,7 @@ public sealed class ClassifyCommandTests(CliServer server) : IClassFixture<CliSe
         var result = new List<ClassifyResponse>();
         for (var i = 0; i < CliServer.ImageCount; i++)
         {
-            result.Add(await client.ClassifyAsync(await ImageInput.FromFileAsync(server.Image(i)), options));
+            result.Add((await client.ClassifyAsync(await ImageInput.FromFileAsync(server.Image(i)), options)).Wire);
         }
 
         return result;

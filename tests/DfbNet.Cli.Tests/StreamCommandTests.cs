@@ -19,7 +19,7 @@ public sealed partial class StreamCommandTests(CliServer server) : IClassFixture
         var answeredAt = new int[4];
         for (var i = 0; i < CliServer.ImageCount; i++)
         {
-            var answer = (await client.ClassifyAsync(await ImageInput.FromFileAsync(server.Image(i)))).Answer;
+            var answer = (await client.ClassifyAsync(await ImageInput.FromFileAsync(server.Image(i)))).Wire.Answer;
             answeredAt[answer.Kind == ExitKind.EarlyExit ? answer.Exit : 0]++;
             var final = Assert.Single(stdout.Split('\n'), l => l.StartsWith($"img{i}.png ", StringComparison.Ordinal) && l.Contains("final", StringComparison.Ordinal));
             Assert.Contains($"{answer.Prediction.ClassName} {answer.Prediction.Confidence.ToString("0.000", CultureInfo.InvariantCulture)}", final, StringComparison.Ordinal);

@@ -25,18 +25,18 @@ public sealed class ClassifyTests : IAsyncLifetime
             var fromFile = await client.ClassifyAsync(await ImageInput.FromFileAsync(file));
 
             Assert.Equal("tiny", raw.Model);
-            Assert.True(raw.Answer.Final);
+            Assert.True(raw.Answer.IsFinal);
             Assert.Equal(raw.Answer, raw.Events[^1]);
-            Assert.Single(raw.Events, e => e.Final);
-            Assert.Contains(raw.Answer.Kind, new[] { ExitKind.EarlyExit, ExitKind.Fused });
+            Assert.Single(raw.Events, e => e.IsFinal);
+            Assert.Contains(raw.Answer.Kind, new[] { FrameEventKind.EarlyExit, FrameEventKind.Fused });
             var exits = raw.Events.Where(e => e.Exit > 0).Select(e => e.Exit);
             Assert.Equal(Enumerable.Range(1, exits.Count()), exits);
 
             // PNG is lossless: the same pixels give the same probabilities.
             foreach (var other in new[] { png, fromFile })
             {
-                Assert.Equal(raw.Events.Select(e => (e.Exit, e.Kind, e.Prediction.ClassIndex)), other.Events.Select(e => (e.Exit, e.Kind, e.Prediction.ClassIndex)));
-                Assert.Equal(raw.Answer.Prediction.Confidence, other.Answer.Prediction.Confidence, 5);
+                Assert.Equal(raw.Events.Select(e => (e.Exit, e.Kind, e.Prediction!.ClassIndex)), other.Events.Select(e => (e.Exit, e.Kind, e.Prediction!.ClassIndex)));
+                Assert.Equal(raw.Answer.Prediction!.Confidence, other.Answer.Prediction!.Confidence, 5);
             }
         }
         finally
@@ -61,16 +61,16 @@ public sealed class ClassifyTests : IAsyncLifetime
 
         // Refine mode with the "fast" preset runs every exit and ends with fusion.
         Assert.Equal([1, 2, 3, 0], response.Events.Select(e => e.Exit));
-        Assert.Equal(ExitKind.Fused, response.Answer.Kind);
-        Assert.Single(response.Events, e => e.Kind == ExitKind.EarlyExit);
-        Assert.All(response.Events, e => Assert.Equal(3, e.Prediction.TopK.Count));
+        Assert.Equal(FrameEventKind.Fused, response.Answer.Kind);
+        Assert.Single(response.Events, e => e.Kind == FrameEventKind.EarlyExit);
+        Assert.All(response.Events, e => Assert.Equal(3, e.Prediction!.TopK.Count));
         var call = Assert.Single(_server.Calls.All, c => c.Method.EndsWith("/Classify", StringComparison.Ordinal));
         Assert.Equal("Bearer s3cret", call.Headers.GetValue("authorization"));
 
         using var xApiKey = new DfbNetClient(new DfbNetClientOptions { Address = _server.Address, ApiKey = "k2", ApiKeyHeader = ApiKeyHeader.XApiKey });
         var overridden = await xApiKey.ClassifyAsync(Images.Raw(0), new RequestOptions { Mode = InferenceMode.Full, Thresholds = [1f, 1f, 1f] });
         Assert.Equal([1, 2, 3, 0], overridden.Events.Select(e => e.Exit));
-        Assert.DoesNotContain(overridden.Events, e => e.Kind == ExitKind.EarlyExit);
+        Assert.DoesNotContain(overridden.Events, e => e.Kind == FrameEventKind.EarlyExit);
         Assert.Equal("k2", _server.Calls.All[^1].Headers.GetValue("x-api-key"));
         Assert.Null(_server.Calls.All[^1].Headers.GetValue("authorization"));
     }

@@ -22,7 +22,7 @@ public sealed class DependencyInjectionTests
         var client = provider.GetRequiredService<DfbNetClient>();
         Assert.Same(client, provider.GetRequiredService<DfbNetClient>());
         var response = await client.ClassifyAsync(Images.Raw(2));
-        Assert.Equal(ExitKind.Fused, response.Answer.Kind);
+        Assert.Equal(FrameEventKind.Fused, response.Answer.Kind);
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class DependencyInjectionTests
         var factory = provider.GetRequiredService<IDfbNetClientFactory>();
         Assert.Same(factory.GetClient("full"), factory.GetClient("full"));
         Assert.NotSame(factory.GetClient("full"), factory.GetClient("fast"));
-        Assert.Equal(ExitKind.Fused, (await factory.GetClient("full").ClassifyAsync(Images.Raw(2))).Answer.Kind);
+        Assert.Equal(FrameEventKind.Fused, (await factory.GetClient("full").ClassifyAsync(Images.Raw(2))).Answer.Kind);
         var unknown = Assert.Throws<InvalidOperationException>(() => factory.GetClient("other"));
         Assert.Contains("clients: fast, full", unknown.Message, StringComparison.Ordinal);
 

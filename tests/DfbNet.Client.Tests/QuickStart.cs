@@ -17,7 +17,7 @@ public static class QuickStart
         var image = await ImageInput.FromFileAsync(photo, cancellationToken);
         var result = await client.ClassifyAsync(image, cancellationToken: cancellationToken);
         var answer = result.Answer;
-        await output.WriteLineAsync($"answer: {answer.Prediction.ClassName} {answer.Prediction.Confidence:0.000} ({answer.Kind} at exit {answer.Exit}, {result.Events.Count} events)");
+        await output.WriteLineAsync($"answer: {answer.Prediction?.ClassName} {answer.Prediction?.Confidence:0.000} ({answer.Kind} at exit {answer.Exit}, {result.Events.Count} events)");
 
         var frames = Enumerable.Range(0, 3).Select(i => new InputFrame($"frame-{i}", image)).ToAsyncEnumerable();
         await foreach (var e in client.StreamAsync(frames, new RequestOptions { Mode = InferenceMode.Refine }, cancellationToken))

@@ -46,7 +46,7 @@ public sealed class ResilienceTests
         await server.RestartAsync();
 
         var response = await classify;
-        Assert.True(response.Answer.Final);
+        Assert.True(response.Answer.IsFinal);
         Assert.Equal(1, server.Calls.Count("Classify"));
     }
 
@@ -120,7 +120,7 @@ public sealed class ResilienceTests
         var finals = events.Where(e => e.IsFinal).ToList();
         Assert.Equal(Enumerable.Range(0, count).Select(i => $"f{i}").Order(), finals.Select(e => e.Event.FrameId).Order());
         Assert.All(events, e => Assert.Equal(e.Frame.Id, e.Event.FrameId));
-        Assert.All(finals, e => Assert.Equal(ExitKind.Fused, e.Event.Kind));
+        Assert.All(finals, e => Assert.Equal(FrameEventKind.Fused, e.Event.Kind));
         foreach (var frame in events.GroupBy(e => e.Event.FrameId))
         {
             // Each answer (the original or the resend's) runs exits 1, 2, 3 and fusion in order.

@@ -29,7 +29,7 @@ public sealed class SecurityTests
             var finals = 0;
             await foreach (var e in keyed.StreamAsync(Images.Frames(5)))
             {
-                finals += e.Event.Final ? 1 : 0;
+                finals += e.IsFinal ? 1 : 0;
             }
 
             Assert.Equal(5, finals);
@@ -76,7 +76,7 @@ public sealed class SecurityTests
         var finals = 0;
         await foreach (var e in client.StreamAsync(Images.Frames(3)))
         {
-            finals += e.Event.Final ? 1 : 0;
+            finals += e.IsFinal ? 1 : 0;
         }
 
         Assert.Equal(3, finals);

@@ -31,7 +31,7 @@ public sealed class StreamTests : IAsyncLifetime
             Assert.Single(list, e => e.IsFinal);
             Assert.True(list[^1].IsFinal);
             Assert.All(list, e => Assert.False(e.Resent));
-            Assert.All(list, e => Assert.True(e.RoundTrip > TimeSpan.Zero && e.RoundTrip >= e.Event.ServerTime.ToTimeSpan()));
+            Assert.All(list, e => Assert.True(e.RoundTrip > TimeSpan.Zero && e.RoundTrip >= e.Event.ServerTime));
         }
 
         Assert.Equal("Bearer abc", Assert.Single(_server.Calls.All).Headers.GetValue("authorization"));
@@ -58,9 +58,9 @@ public sealed class StreamTests : IAsyncLifetime
         }
 
         Assert.Equal(["0", "1", "2"], finals.Select(e => e.Event.FrameId));
-        Assert.Equal(ExitKind.Error, finals[1].Event.Kind);
-        Assert.Equal("InvalidArgument", finals[1].Event.ErrorCode);
-        Assert.NotEqual(ExitKind.Error, finals[2].Event.Kind);
+        Assert.Equal(FrameEventKind.Error, finals[1].Event.Kind);
+        Assert.Equal(Grpc.Core.StatusCode.InvalidArgument, finals[1].Event.ErrorCode);
+        Assert.NotEqual(FrameEventKind.Error, finals[2].Event.Kind);
         Assert.Same(frames[1].Image, finals[1].Frame.Image);
     }
 
@@ -140,7 +140,7 @@ public sealed class StreamTests : IAsyncLifetime
     {
         await using var server = await LoopbackServer.StartAsync("--DfbNet:StreamQueueCapacity=1", "--DfbNet:MaxFramesInFlightPerStream=1");
         using var client = new DfbNetClient(new DfbNetClientOptions { Address = server.Address, MaxFramesInFlight = 16, QueuePolicy = QueuePolicy.Latest });
-        var finals = new List<ExitEvent>();
+        var finals = new List<FrameEvent>();
         await foreach (var e in client.StreamAsync(Images.Frames(40), new RequestOptions { Mode = InferenceMode.Full }))
         {
             if (e.IsFinal)
@@ -151,15 +151,15 @@ public sealed class StreamTests : IAsyncLifetime
 
         Assert.Equal(40, finals.Count);
         Assert.Equal(40, finals.Select(f => f.FrameId).Distinct().Count());
-        Assert.Contains(finals, f => f.Kind == ExitKind.Dropped);
-        Assert.Contains(finals, f => f.Kind == ExitKind.Fused);
+        Assert.Contains(finals, f => f.Kind == FrameEventKind.Dropped);
+        Assert.Contains(finals, f => f.Kind == FrameEventKind.Fused);
     }
 
     [Fact]
     public async Task SdkTypes_MirrorTheWireEvents_ForStreamsAndClassify()
     {
         using var client = new DfbNetClient(new DfbNetClientOptions { Address = _server.Address, TopK = 3 });
-        var result = await client.ClassifyResultAsync(Images.Png(1), new RequestOptions { Mode = InferenceMode.Full });
+        var result = await client.ClassifyAsync(Images.Png(1), new RequestOptions { Mode = InferenceMode.Full });
         Assert.Equal("tiny", result.Model);
         Assert.Same(result.Events[^1], result.Answer);
         Assert.Equal(FrameEventKind.Fused, result.Answer.Kind);
@@ -167,14 +167,17 @@ public sealed class StreamTests : IAsyncLifetime
         Assert.Equal(3, result.Answer.Prediction!.TopK.Count);
         Assert.Equal(result.Answer.Prediction.ClassName, result.Answer.Prediction.TopK[0].ClassName);
         Assert.True(result.Answer.ServerTime > TimeSpan.Zero);
+        Assert.Equal(result.Wire.Events.Count, result.Events.Count);
+        Assert.Equal(result.Wire.Answer.Prediction.ClassIndex, result.Answer.Prediction.ClassIndex);
 
         await foreach (var e in client.StreamAsync(Images.Frames(3)))
         {
-            Assert.Equal(e.Event.FrameId, e.Result.FrameId);
-            Assert.Equal(e.Event.Exit, e.Result.Exit);
-            Assert.Equal(e.Event.Final, e.Result.IsFinal);
-            Assert.Equal(e.Event.Prediction?.ClassIndex, e.Result.Prediction?.ClassIndex);
-            Assert.Null(e.Result.ErrorCode);
+            Assert.Equal(e.Wire.FrameId, e.Event.FrameId);
+            Assert.Equal(e.Wire.Exit, e.Event.Exit);
+            Assert.Equal(e.Wire.Final, e.Event.IsFinal);
+            Assert.Equal(e.Wire.Prediction?.ClassIndex, e.Event.Prediction?.ClassIndex);
+            Assert.Null(e.Event.ErrorCode);
+            Assert.Same(e.Event, e.Event);
         }
     }
 }

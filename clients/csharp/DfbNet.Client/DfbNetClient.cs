@@ -70,26 +70,28 @@ public sealed class DfbNetClient : IDfbNetClient, IDisposable
     public Uri Address => new(_channel.Target.Contains("://", StringComparison.Ordinal) ? _channel.Target : "http://" + _channel.Target);
 
     /// <summary>
-    /// Classifies one image. Returns the answer (<see cref="ClassifyResponse.Answer"/>) and every exit event computed for it
-    /// (<see cref="ClassifyResponse.Events"/>, in order; the last one is the answer).
+    /// Classifies one image. Returns the answer (<see cref="ClassifyResult.Answer"/>) and every exit event computed for it
+    /// (<see cref="ClassifyResult.Events"/>, in order; the last one is the answer), in SDK types; the wire's
+    /// <see cref="ClassifyResponse"/> is <see cref="ClassifyResult.Wire"/>.
     /// </summary>
     /// <param name="image">The image.</param>
     /// <param name="options">Overrides of the client's defaults for this call.</param>
     /// <param name="cancellationToken">Cancels the call, its retries included.</param>
     /// <exception cref="RpcException">INVALID_ARGUMENT for a corrupt or unsupported image or a bad option, NOT_FOUND for an
     /// unknown model, DEADLINE_EXCEEDED past the timeout, UNAVAILABLE when the server stays unreachable.</exception>
-    public Task<ClassifyResponse> ClassifyAsync(ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<ClassifyResult> ClassifyAsync(ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         var request = new ClassifyRequest { Image = image.ToProto(), Options = BuildOptions(options) };
         var headers = BuildHeaders(options);
         var deadline = Deadline(options);
-        return RunUnaryAsync(
+        var response = await RunUnaryAsync(
             "Classify",
             deadline,
             (Client: _client, Request: request, Headers: headers, Deadline: deadline),
             static (s, token) => s.Client.ClassifyAsync(s.Request, new CallOptions(s.Headers, s.Deadline, token)).ResponseAsync,
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        return ClassifyResult.FromWire(response);
     }
 
     /// <summary>Describes a model: classes, exits, presets, input size, execution provider and latency estimates.</summary>

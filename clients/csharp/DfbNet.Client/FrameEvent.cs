@@ -35,7 +35,7 @@ public sealed record ClassPrediction(int ClassIndex, string ClassName, float Con
 
 /// <summary>
 /// A frame event in SDK types, made from the wire's <see cref="ExitEvent"/> (<see cref="FromWire"/>), which stays
-/// reachable on <see cref="StreamEvent.Event"/> and <see cref="ClassifyResponse"/>.
+/// reachable on <see cref="StreamEvent.Wire"/> and <see cref="ClassifyResult.Wire"/>.
 /// </summary>
 /// <param name="FrameId">The frame's id.</param>
 /// <param name="Exit">1..M for an exit's own event; 0 for a fused answer, a budget cut, a drop or an error.</param>
@@ -101,6 +101,9 @@ public sealed record FrameEvent(
 /// <param name="Events">Every exit event, in order.</param>
 public sealed record ClassifyResult(string Model, FrameEvent Answer, IReadOnlyList<FrameEvent> Events)
 {
+    /// <summary>The response as it came over the wire.</summary>
+    public required ClassifyResponse Wire { get; init; }
+
     /// <summary>The response in SDK types.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="wire"/> is null.</exception>
     public static ClassifyResult FromWire(ClassifyResponse wire)
@@ -109,6 +112,6 @@ public sealed record ClassifyResult(string Model, FrameEvent Answer, IReadOnlyLi
         List<FrameEvent> events = [.. wire.Events.Select(FrameEvent.FromWire)];
 
         // The answer is the last event: the same instance, not a second copy of it.
-        return new ClassifyResult(wire.Model, events.Count > 0 ? events[^1] : FrameEvent.FromWire(wire.Answer), events);
+        return new ClassifyResult(wire.Model, events.Count > 0 ? events[^1] : FrameEvent.FromWire(wire.Answer), events) { Wire = wire };
     }
 }

@@ -4,8 +4,8 @@ namespace DfbNet.Client;
 
 /// <summary>
 /// What a <see cref="DfbNetClient"/> does, for code that takes a client and tests that fake one: classify an image,
-/// stream frames, describe a model. The events are the wire's <see cref="ExitEvent"/>s, wrapped in
-/// <see cref="StreamEvent"/> on streams with the frame they answer.
+/// stream frames, describe a model. Events come in SDK types (<see cref="FrameEvent"/>, <see cref="ClassifyResult"/>),
+/// each with its wire message beside it (<see cref="StreamEvent.Wire"/>, <see cref="ClassifyResult.Wire"/>).
 /// </summary>
 public interface IDfbNetClient
 {
@@ -16,7 +16,7 @@ public interface IDfbNetClient
     /// <param name="image">The image.</param>
     /// <param name="options">Overrides of the client's defaults for this call.</param>
     /// <param name="cancellationToken">Cancels the call, its retries included.</param>
-    Task<ClassifyResponse> ClassifyAsync(ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default);
+    Task<ClassifyResult> ClassifyAsync(ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>Describes a model (see <see cref="DfbNetClient.GetModelInfoAsync"/>).</summary>
     /// <param name="model">The model; null for the client's default (or the server's).</param>
@@ -28,21 +28,6 @@ public interface IDfbNetClient
     /// <param name="options">Overrides of the client's defaults for the whole stream.</param>
     /// <param name="cancellationToken">Ends the stream.</param>
     IAsyncEnumerable<StreamEvent> StreamAsync(IAsyncEnumerable<InputFrame> frames, RequestOptions? options = null, CancellationToken cancellationToken = default);
-}
-
-/// <summary>Calls in SDK types (<see cref="ClassifyResult"/>, <see cref="FrameEvent"/>) over any <see cref="IDfbNetClient"/>.</summary>
-public static class DfbNetClientExtensions
-{
-    /// <summary>Classifies one image; the answer and every event in SDK types.</summary>
-    /// <param name="client">The client.</param>
-    /// <param name="image">The image.</param>
-    /// <param name="options">Overrides of the client's defaults for this call.</param>
-    /// <param name="cancellationToken">Cancels the call, its retries included.</param>
-    public static async Task<ClassifyResult> ClassifyResultAsync(this IDfbNetClient client, ImageInput image, RequestOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(client);
-        return ClassifyResult.FromWire(await client.ClassifyAsync(image, options, cancellationToken).ConfigureAwait(false));
-    }
 }
 
 /// <summary>Named clients from the container (<c>AddDfbNetClient(name, ...)</c>): one per name, made on first use, shared

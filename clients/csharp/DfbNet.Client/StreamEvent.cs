@@ -8,7 +8,7 @@ public sealed class StreamEvent
     internal StreamEvent(InputFrame frame, ExitEvent exitEvent, TimeSpan roundTrip, bool resent)
     {
         Frame = frame;
-        Event = exitEvent;
+        Wire = exitEvent;
         RoundTrip = roundTrip;
         Resent = resent;
     }
@@ -16,13 +16,14 @@ public sealed class StreamEvent
     /// <summary>The frame, with the id the client gave it where it had none.</summary>
     public InputFrame Frame { get; }
 
-    /// <summary>The server's event, as it came over the wire.</summary>
-    public ExitEvent Event { get; }
+    /// <summary>The server's event in SDK types (made once, on first use: a caller that reads only <see cref="Wire"/>
+    /// allocates nothing for it).</summary>
+    public FrameEvent Event => _event ??= FrameEvent.FromWire(Wire);
 
-    /// <summary>The event in SDK types (made once, on first use).</summary>
-    public FrameEvent Result => _result ??= FrameEvent.FromWire(Event);
+    private FrameEvent? _event;
 
-    private FrameEvent? _result;
+    /// <summary>The server's event as it came over the wire.</summary>
+    public ExitEvent Wire { get; }
 
     /// <summary>Client time from when the frame was first sent to when this event arrived (resends included).</summary>
     public TimeSpan RoundTrip { get; }
@@ -32,5 +33,5 @@ public sealed class StreamEvent
     public bool Resent { get; }
 
     /// <summary>True on the frame's last event: the client sends it no more.</summary>
-    public bool IsFinal => Event.Final;
+    public bool IsFinal => Wire.Final;
 }

@@ -38,7 +38,7 @@ internal static class ClassifyCommand
                 try
                 {
                     var image = await ImageInput.FromFileAsync(file, cancellationToken);
-                    results.Add((file, await client.ClassifyAsync(image, cancellationToken: cancellationToken), null));
+                    results.Add((file, (await client.ClassifyAsync(image, cancellationToken: cancellationToken)).Wire, null));
                 }
                 catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.NotFound or StatusCode.Unauthenticated or StatusCode.PermissionDenied)
                 {

@@ -86,7 +86,7 @@ internal static class StreamCommand
                 var pacer = new Pacer(rate, window, parse.GetValue(latest), statistics, printEvents);
                 await foreach (var e in client.StreamAsync(pacer.PaceAsync(frames, cancellationToken), cancellationToken: cancellationToken))
                 {
-                    statistics.Add(e.Event, e.RoundTrip);
+                    statistics.Add(e.Wire, e.RoundTrip);
                     if (e.IsFinal)
                     {
                         pacer.Answered();
@@ -123,7 +123,7 @@ internal static class StreamCommand
 
     private static string Line(StreamEvent e)
     {
-        var x = e.Event;
+        var x = e.Wire;
         var c = CultureInfo.InvariantCulture;
         var exit = x.Exit > 0 ? $"exit {x.Exit}" : "      ";
         var what = x.Prediction is { } p ? string.Create(c, $"{p.ClassName} {p.Confidence:0.000}") : x.Error;
