@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace DfbNet.Cli.Tests;
 
 /// <summary><c>dfbnet stream</c> on live sources through ffmpeg (its lavfi test source piped to stdin, and served over
-/// HTTP on loopback), <c>--latest</c>, and the summary on Ctrl+C (SIGINT); and the CLI's usage errors.</summary>
+/// HTTP and as an RTSP camera on loopback), <c>--latest</c>, and the summary on Ctrl+C (SIGINT); and the CLI's usage errors.</summary>
 public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<CliServer>
 {
     private static string Dfbnet => $"\"{(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")}\" \"{Path.Combine(AppContext.BaseDirectory, "dfbnet.dll")}\"";
@@ -32,6 +32,22 @@ public sealed class LiveStreamCommandTests(CliServer server) : IClassFixture<Cli
         var read = int.Parse(summary.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
         Assert.InRange(read, 40, 80);
         Assert.Contains("dropped", summary, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stream_RtspCamera_OverTcp_EveryFrameReadIsAnswered()
+    {
+        // An RTSP camera on loopback: 3 s of ffmpeg's test source at 25 fps, sent in real time as RTP over the RTSP
+        // connection, which is what the CLI asks a camera for.
+        await using var camera = new LoopbackRtspServer("-re -f lavfi -i testsrc=size=64x64:rate=25 -t 3 -c:v mpeg2video");
+        var (code, stdout, stderr) = await Bash($"{Dfbnet} stream {camera.Url} --server {server.Address} --quiet");
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Equal(["OPTIONS", "DESCRIBE", "SETUP", "PLAY"], camera.Methods.Take(4));
+        Assert.True(camera.PacketsSent > 0);
+        var summary = stdout.Split('\n').First(l => l.StartsWith("frames: ", StringComparison.Ordinal));
+        var read = int.Parse(summary.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(read, 50, 80);
+        Assert.Contains($"frames: {read} read, {read} sent, {read} answered, 0 dropped", summary, StringComparison.Ordinal);
     }
 
     [Fact]
