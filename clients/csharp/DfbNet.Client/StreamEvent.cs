@@ -5,10 +5,19 @@ namespace DfbNet.Client;
 /// <summary>An exit event of a stream together with the frame it belongs to.</summary>
 public sealed class StreamEvent
 {
-    internal StreamEvent(InputFrame frame, ExitEvent exitEvent, TimeSpan roundTrip, bool resent)
+    /// <summary>An event as the client yields it; public so that a fake <see cref="IDfbNetClient"/> in a test can yield
+    /// events too.</summary>
+    /// <param name="frame">The frame it answers.</param>
+    /// <param name="wire">The server's event.</param>
+    /// <param name="roundTrip">Client time from the frame's first send to this event.</param>
+    /// <param name="resent">Whether it answers a resend after a reconnection.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="frame"/> or <paramref name="wire"/> is null.</exception>
+    public StreamEvent(InputFrame frame, ExitEvent wire, TimeSpan roundTrip, bool resent = false)
     {
+        ArgumentNullException.ThrowIfNull(frame);
+        ArgumentNullException.ThrowIfNull(wire);
         Frame = frame;
-        Wire = exitEvent;
+        Wire = wire;
         RoundTrip = roundTrip;
         Resent = resent;
     }
