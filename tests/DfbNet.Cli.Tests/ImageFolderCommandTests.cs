@@ -72,6 +72,40 @@ public sealed class ImageFolderCommandTests : IDisposable
     }
 
     [Fact]
+    public async Task Train_WithBranches_TrainsAndExportsThatShape_AndRefusesWhatCannotBe()
+    {
+        var data = Path.Combine(_root, "photos");
+        ImageFolderWriter.Write(data, ImageFolderWriter.ThreeClasses, count: 14);
+        var run = Path.Combine(_root, "run");
+
+        // One side branch, after block 1 of Conv3_x: a two-exit network, its loss weights following the exit count.
+        var (code, output) = await SynthCommandTests.RunCli(
+            "train", "--preset", "tiny", "--data", data, "--out", run, "--branches", "3.1:N1k2", "--baseline-epochs", "1", "--epochs", "1",
+            "--batch", "8", "--threads", "1", "--validation-share", "0.2", "--test-share", "0.2");
+        Assert.True(code == 0, output);
+        var model = Checkpoint.Load(run).Options.Model;
+        Assert.Equal([new Training.Model.BranchSpec(1, 1, 1, 2)], model.Branches);
+        Assert.Equal(2, Checkpoint.Load(run).Options.LossWeights.Count);
+        (code, output) = await SynthCommandTests.RunCli("export", "--checkpoint", run, "--out", Path.Combine(_root, "model"), "--data", data);
+        Assert.True(code == 0, output);
+        Assert.Equal(2, ManifestLoader.LoadFolder(Path.Combine(_root, "model")).Stages.Count);
+
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "--branches", "5.1:N1k1" }, "dfbnet train: --branches: '5.1:N1k1': a branch leaves after a block of Conv2_x, Conv3_x or Conv4_x, not Conv5_x."),
+            (new[] { "--branches", "2.5:N1k1" }, "dfbnet train: --branches: Preset tiny: branch"),
+            (new[] { "--branches", "2.1:N1k1", "--resume" }, "dfbnet train: --branches: a resumed run keeps the branches it began with"),
+            (new[] { "--branches", "2.1:N1k1", "--weights", "1,1,1" }, "dfbnet train: --weights: 3 loss weights for 2 exits"),
+        })
+        {
+            (code, output) = await SynthCommandTests.RunCli(["train", "--preset", "tiny", "--data", data, "--out", run, .. args]);
+            Assert.Equal(2, code);
+            Assert.StartsWith(message, output.Trim(), StringComparison.Ordinal);
+            Assert.Single(output.Trim().Split('\n'));
+        }
+    }
+
+    [Fact]
     public async Task Train_OnAFolderOfNeitherKind_FailsWithOneLineThatSaysWhatWasExpected()
     {
         var data = Path.Combine(_root, "notes");

@@ -31,6 +31,7 @@ internal static class TrainCommand
         var validation = new Option<int?>("--validation") { Description = "CIFAR-10: training images held out for validation and calibration (default 5000)." };
         var validationShare = new Option<double?>("--validation-share") { Description = "Image folder without val/: share of every class held out for validation and calibration (default 0.1)." };
         var testShare = new Option<double?>("--test-share") { Description = "Image folder without test/: share of every class held out for testing (default 0.1)." };
+        var branches = new Option<string?>("--branches") { Description = "Side branches other than the preset's, in exit order: CONV.BLOCK:NnKk, each leaving after block BLOCK of ConvCONV_x (2..4) with n blocks a group widened by k (the edge preset's: 2.1:N1k0.5,3.2:N1k1). Not with --resume." };
         var inputSize = new Option<int?>("--input-size") { Description = "Square input side other than the preset's (e.g. 64 for camera crops); its crop and random-resize range scale with it." };
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only N training images (smoke runs): CIFAR-10's first N, before the validation hold-out; an image folder's first N of its seeded order, after the split." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint." };
@@ -40,7 +41,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10 or an image folder: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, jpeg, schedule, validation, validationShare, testShare, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, jpeg, schedule, validation, validationShare, testShare, branches, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -62,6 +63,27 @@ internal static class TrainCommand
                 return Task.FromResult(2);
             }
 
+            IReadOnlyList<BranchSpec>? branchSpecs = null;
+            if (parse.GetValue(branches) is { } branchText)
+            {
+                try
+                {
+                    branchSpecs = BranchSpec.ParseList(branchText);
+                    (DfbNetConfig.FromPreset(parse.GetValue(preset)!) with { Branches = branchSpecs }).Validate();
+                }
+                catch (Exception ex) when (ex is FormatException or ArgumentException)
+                {
+                    Console.Error.WriteLine($"dfbnet train: --branches: {ex.Message}");
+                    return Task.FromResult(2);
+                }
+
+                if (parse.GetValue(resume))
+                {
+                    Console.Error.WriteLine("dfbnet train: --branches: a resumed run keeps the branches it began with; leave out --branches, or start a new run (--from-baseline keeps the baseline).");
+                    return Task.FromResult(2);
+                }
+            }
+
             if (parse.GetValue(resume) && !File.Exists(Path.Combine(parse.GetValue(output)!.FullName, Checkpoint.FileName)))
             {
                 // Resuming nothing would silently start a fresh run in a folder the user thinks holds one.
@@ -71,7 +93,7 @@ internal static class TrainCommand
 
             void Log(string line) => Console.WriteLine($"{DateTime.Now:HH:mm:ss} {line}");
             var source = TrainingDataSource.Open(parse.GetValue(data)!.FullName, Log);
-            var options = TrainingRecipes.For(parse.GetValue(preset)!, source.Classes.Count, parse.GetValue(inputSize));
+            var options = TrainingRecipes.For(parse.GetValue(preset)!, source.Classes.Count, parse.GetValue(inputSize), branchSpecs);
 
             options = options with
             {
@@ -95,6 +117,12 @@ internal static class TrainCommand
                     ? [.. w.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(v => float.Parse(v, CultureInfo.InvariantCulture))]
                     : options.LossWeights,
             };
+
+            if (!parse.GetValue(resume) && options.LossWeights.Count != options.Model.ExitCount)
+            {
+                Console.Error.WriteLine($"dfbnet train: --weights: {options.LossWeights.Count} loss weights for {options.Model.ExitCount} exits; give one per exit, the main branch's last.");
+                return Task.FromResult(2);
+            }
 
             // A resumed run reads its data as it began: its own input size and split, whatever the flags say now.
             var outDir = parse.GetValue(output)!.FullName;

@@ -9,6 +9,38 @@ public sealed record BranchSpec(int AfterGroup, int AfterBlock, int Blocks, doub
 {
     /// <summary>Width of the branch's own copy of main group <paramref name="group"/>.</summary>
     public int Width(int group) => Math.Max(1, (int)Math.Round(DfbNetConfig.GroupBaseWidths[group] * Widen));
+
+    /// <summary>
+    /// Branches written as <c>CONV.BLOCK:NnKk</c>, comma separated in exit order: the branch leaves after block BLOCK of
+    /// ConvCONV_x (2..4) and has n blocks in each of its groups, widened by k. The <c>edge</c> preset's are
+    /// <c>2.1:N1k0.5,3.2:N1k1</c>. Whether the points exist in a given main branch is <see cref="DfbNetConfig.Validate"/>'s
+    /// to say.
+    /// </summary>
+    /// <exception cref="FormatException">A branch is not written that way; the message quotes it.</exception>
+    public static IReadOnlyList<BranchSpec> ParseList(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var branches = new List<BranchSpec>();
+        foreach (var item in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(item, @"^(\d)\.(\d+):[Nn](\d+)[Kk](\d+(?:\.\d+)?)$");
+            if (!match.Success)
+            {
+                throw new FormatException($"'{item}' is not CONV.BLOCK:NnKk (for example 2.1:N1k0.5: after block 1 of Conv2_x, N 1, k 0.5).");
+            }
+
+            var conv = int.Parse(match.Groups[1].Value, inv);
+            if (conv is < 2 or > 4)
+            {
+                throw new FormatException($"'{item}': a branch leaves after a block of Conv2_x, Conv3_x or Conv4_x, not Conv{conv}_x.");
+            }
+
+            branches.Add(new BranchSpec(conv - 2, int.Parse(match.Groups[2].Value, inv), int.Parse(match.Groups[3].Value, inv), double.Parse(match.Groups[4].Value, inv)));
+        }
+
+        return branches.Count > 0 ? branches : throw new FormatException("No branch given; at least one is needed (for example 2.1:N1k0.5).");
+    }
 }
 
 /// <summary>

@@ -8,10 +8,12 @@ public static class TrainingRecipes
     /// <param name="preset">paper, edge or tiny.</param>
     /// <param name="classes">Classes of the data set.</param>
     /// <param name="inputSize">Square input side other than the preset's (its crop and scale range follow); null for the preset's.</param>
-    public static TrainOptions For(string preset, int classes = 10, int? inputSize = null)
+    /// <param name="branches">Side branches other than the preset's (the loss weights follow their count); null for the preset's.</param>
+    public static TrainOptions For(string preset, int classes = 10, int? inputSize = null, IReadOnlyList<BranchSpec>? branches = null)
     {
         var model = DfbNetConfig.FromPreset(preset, classes);
         model = inputSize is { } size ? model.WithInputSize(size) : model;
+        model = branches is null ? model : model with { Branches = branches };
         var weights = TrainOptions.DefaultLossWeights(classes, model.ExitCount);
         return preset switch
         {
