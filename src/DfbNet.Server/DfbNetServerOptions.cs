@@ -81,6 +81,10 @@ public sealed class DfbNetServerOptions
     [Range(0, 19)]
     public int ExecutorNiceness { get; set; }
 
+    /// <summary>A frame that arrives while its model is idle runs on the thread that read it instead of waking an
+    /// executor (a thread hand-off each way less per frame at camera rates); under load the executors run frames.</summary>
+    public bool RunOnCallerWhenIdle { get; set; } = true;
+
     /// <summary>Let ONNX Runtime's intra-op threads spin while idle (faster hand-offs, a busy core each at low rates).</summary>
     public bool AllowSpinning { get; set; }
 

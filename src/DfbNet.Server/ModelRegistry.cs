@@ -89,6 +89,7 @@ public sealed class ModelRegistry : IDisposable
                 MaxAdmittedFrames = settings.MaxAdmittedFrames,
                 Executors = settings.Executors,
                 ExecutorNiceness = settings.ExecutorNiceness,
+                RunOnCallerWhenIdle = settings.RunOnCallerWhenIdle,
                 QualityLadder = ParseLadder(settings.QualityLadder),
             },
         };

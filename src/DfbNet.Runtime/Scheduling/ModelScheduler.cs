@@ -26,6 +26,16 @@ internal sealed class ModelScheduler : IDisposable
     private long _sequence;
     private bool _stopping;
     private readonly int _niceness;
+    private readonly bool _callerRuns;
+    private readonly Stack<RunContext> _callerContexts = new();
+
+    // Batches being run now, by executors and by callers, and when that last fell to 0 (under the gate). A caller runs
+    // a frame only when the model has been idle for a while (_callerGap): a burst from one stream, whose next frame is
+    // read as soon as the last one ends, goes to the executors, so its frames still overlap and batch.
+    private int _running;
+    private int _callers;
+    private long _idleSince;
+    private readonly long _callerGap;
 
     public ModelScheduler(string model, StageExecutor executor, int[] maxBatch, SchedulerOptions options, int classCount, IFrameCompletion completion, TimeProvider clock, ILogger logger)
     {
@@ -38,6 +48,11 @@ internal sealed class ModelScheduler : IDisposable
         MaxBatch = maxBatch;
         _batcher = new StageBatcher(maxBatch, options.MaxQueueDelay, clock, completion.Estimate);
         _niceness = options.ExecutorNiceness;
+
+        // Niced executors mean stage runs yield to the network threads: running them on those threads would undo it.
+        _callerRuns = options.RunOnCallerWhenIdle && options.ExecutorNiceness == 0;
+        _callerGap = clock.TimestampFrequency / 1000;
+        _idleSince = clock.GetTimestamp() - _callerGap;
         _threads = new Thread[options.ResolvedExecutors];
         for (var i = 0; i < _threads.Length; i++)
         {
@@ -64,15 +79,9 @@ internal sealed class ModelScheduler : IDisposable
         }
     }
 
-    /// <summary>Queues a frame at its next stage.</summary>
-    public void Enqueue(ScheduledFrame frame)
-    {
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_stopping, this);
-            EnqueueLocked(frame);
-        }
-    }
+    /// <summary>Queues a frame at its first stage; when the model is idle, runs it here first (see
+    /// <see cref="RunOnCallerOrQueue"/>). Either way its events go to its sink.</summary>
+    public void Enqueue(ScheduledFrame frame) => RunOnCallerOrQueue(frame);
 
     /// <summary>Stops the executors once every queued frame has been run (frames keep their promise of a final event).</summary>
     public void Dispose()
@@ -92,67 +101,182 @@ internal sealed class ModelScheduler : IDisposable
         {
             thread.Join();
         }
+
+        lock (_gate)
+        {
+            while (_callerContexts.Count > 0)
+            {
+                _callerContexts.Pop().Dispose();
+            }
+        }
     }
 
     private void RunExecutor()
     {
-        var batch = new List<ScheduledFrame>(_maxBatch);
-        var cut = new List<ScheduledFrame>();
-        var cancelled = new List<ScheduledFrame>();
-        var events = new List<ExitEvent>(2);
-        var logits = new float[_maxBatch * _classCount];
-        var runOptions = new RunOptions();
+        var context = new RunContext(_maxBatch, _classCount);
         Internal.ThreadNiceness.TryLowerCurrentThread(_niceness);
         try
         {
+            var ran = false;
             while (true)
             {
                 int stage;
                 lock (_gate)
                 {
+                    if (ran)
+                    {
+                        EndRunLocked();
+                        ran = false;
+                    }
+
                     while (true)
                     {
-                        stage = _batcher.TakeBatch(batch, cut, cancelled, out var wait);
-                        if (stage >= 0 || cut.Count > 0 || cancelled.Count > 0)
+                        stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out var wait);
+                        if (stage >= 0 || context.Cut.Count > 0 || context.Cancelled.Count > 0)
                         {
                             break;
                         }
 
-                        if (_stopping && _batcher.Count == 0)
+                        // A caller still running may queue its frame's next stage: the executors stay for it, and the
+                        // engine's sessions outlive every run (Dispose returns once the executors have).
+                        if (_stopping && _batcher.Count == 0 && _callers == 0)
                         {
                             return;
                         }
 
                         Monitor.Wait(_gate, wait);
                     }
+
+                    if (stage >= 0)
+                    {
+                        _running++;
+                        ran = true;
+                    }
                 }
 
-                foreach (var frame in cut)
-                {
-                    _completion.Finish(frame, frame.Evaluation.CutByBudget());
-                }
-
-                foreach (var frame in cancelled)
-                {
-                    _completion.Abandon(frame);
-                }
-
-                cut.Clear();
-                cancelled.Clear();
-                if (stage >= 0)
-                {
-                    runOptions = RunBatch(stage, batch, logits, events, runOptions);
-                    batch.Clear();
-                }
+                Run(stage, context, pulse: true);
             }
         }
         finally
         {
-            runOptions.Dispose();
+            context.Dispose();
         }
     }
 
-    private RunOptions RunBatch(int stage, List<ScheduledFrame> batch, float[] logits, List<ExitEvent> events, RunOptions runOptions)
+    /// <summary>
+    /// Queues the frame; when the model is idle (nothing queued or running, for at least a millisecond) its first batch
+    /// runs here, on the submitting thread. At camera rates that is every frame, and it saves waking an executor, and
+    /// the thread hand-off each way, per frame. The caller goes on with the batches queued after its own (its frame's
+    /// next stages, and anything that arrived meanwhile) for at most one run per stage, then leaves what is left to the
+    /// executors, so a network thread is never held for more than one frame's stages.
+    /// </summary>
+    private void RunOnCallerOrQueue(ScheduledFrame frame)
+    {
+        RunContext context;
+        int stage;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_stopping, this);
+            var idle = _callerRuns && _batcher.Count == 0 && _running == 0 && _clock.GetTimestamp() - _idleSince >= _callerGap;
+            frame.Sequence = _sequence++;
+            _batcher.Enqueue(frame);
+            if (!idle)
+            {
+                Monitor.Pulse(_gate);
+                return;
+            }
+
+            context = _callerContexts.Count > 0 ? _callerContexts.Pop() : new RunContext(_maxBatch, _classCount);
+            stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out _);
+            if (stage < 0 && context.Cut.Count == 0 && context.Cancelled.Count == 0)
+            {
+                // Held for a fuller batch (a queue delay): the executors time that.
+                _callerContexts.Push(context);
+                Monitor.Pulse(_gate);
+                return;
+            }
+
+            if (stage >= 0)
+            {
+                _running++;
+            }
+
+            _callers++;
+        }
+
+        for (var runs = 1; ; runs++)
+        {
+            var ran = stage >= 0;
+            Run(stage, context, pulse: false);
+            lock (_gate)
+            {
+                if (ran)
+                {
+                    EndRunLocked();
+                }
+
+                stage = -1;
+                if (runs < _executor.StageCount && _running < _threads.Length)
+                {
+                    stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out _);
+                }
+
+                if (stage < 0 && context.Cut.Count == 0 && context.Cancelled.Count == 0)
+                {
+                    // Frames this thread queued without waking anyone, or held ones, are the executors' now.
+                    _callers--;
+                    if (_stopping)
+                    {
+                        Monitor.PulseAll(_gate);
+                    }
+                    else if (_batcher.Count > 0)
+                    {
+                        Monitor.Pulse(_gate);
+                    }
+
+                    _callerContexts.Push(context);
+                    return;
+                }
+
+                if (stage >= 0)
+                {
+                    _running++;
+                }
+            }
+        }
+    }
+
+    private void EndRunLocked()
+    {
+        if (--_running == 0)
+        {
+            _idleSince = _clock.GetTimestamp();
+        }
+    }
+
+    /// <summary>Ends the frames cut or cancelled by the last take, then runs its batch (if any).</summary>
+    private void Run(int stage, RunContext context, bool pulse)
+    {
+        foreach (var frame in context.Cut)
+        {
+            _completion.Finish(frame, frame.Evaluation.CutByBudget());
+        }
+
+        foreach (var frame in context.Cancelled)
+        {
+            _completion.Abandon(frame);
+        }
+
+        context.Cut.Clear();
+        context.Cancelled.Clear();
+        if (stage >= 0)
+        {
+            context.RunOptions = RunBatch(stage, context.Batch, context.Logits, context.Events, context.RunOptions, pulse);
+            context.Batch.Clear();
+        }
+    }
+
+    private RunOptions RunBatch(int stage, List<ScheduledFrame> batch, float[] logits, List<ExitEvent> events, RunOptions runOptions, bool pulse)
     {
         var start = _clock.GetTimestamp();
         foreach (var frame in batch)
@@ -241,10 +365,16 @@ internal sealed class ModelScheduler : IDisposable
             }
             else
             {
-                // On to the next stage, also while stopping: an accepted frame runs to its final event.
+                // On to the next stage, also while stopping: an accepted frame runs to its final event. A caller that ran
+                // the batch takes it next itself (or wakes an executor when it stops).
                 lock (_gate)
                 {
-                    EnqueueLocked(frame);
+                    frame.Sequence = _sequence++;
+                    _batcher.Enqueue(frame);
+                    if (pulse)
+                    {
+                        Monitor.Pulse(_gate);
+                    }
                 }
             }
         }
@@ -252,12 +382,6 @@ internal sealed class ModelScheduler : IDisposable
         return runOptions;
     }
 
-    private void EnqueueLocked(ScheduledFrame frame)
-    {
-        frame.Sequence = _sequence++;
-        _batcher.Enqueue(frame);
-        Monitor.Pulse(_gate);
-    }
 }
 
 /// <summary>What the scheduler needs from its engine: estimates, and the bookkeeping of stage runs and of frames that end.</summary>
@@ -275,4 +399,22 @@ internal interface IFrameCompletion
 
     /// <summary>The frame's caller cancelled: release it without an event.</summary>
     void Abandon(ScheduledFrame frame);
+}
+
+/// <summary>What one thread needs to run batches: its lists, its logits buffer and its run options (native, owned).</summary>
+internal sealed class RunContext(int maxBatch, int classCount) : IDisposable
+{
+    public List<ScheduledFrame> Batch { get; } = new(maxBatch);
+
+    public List<ScheduledFrame> Cut { get; } = [];
+
+    public List<ScheduledFrame> Cancelled { get; } = [];
+
+    public List<ExitEvent> Events { get; } = new(2);
+
+    public float[] Logits { get; } = new float[maxBatch * classCount];
+
+    public RunOptions RunOptions { get; set; } = new();
+
+    public void Dispose() => RunOptions.Dispose();
 }

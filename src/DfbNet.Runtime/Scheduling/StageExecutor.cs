@@ -34,6 +34,9 @@ internal sealed class StageExecutor
 
     public StageDataPath Path { get; }
 
+    /// <summary>The model's stages.</summary>
+    public int StageCount => _stages.Length;
+
     /// <summary>The largest batch a stage can run on this path.</summary>
     public int MaxBatch(int stage, int configured) => Path switch
     {
