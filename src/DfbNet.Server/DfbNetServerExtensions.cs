@@ -27,6 +27,7 @@ public static class DfbNetServerExtensions
         services.AddSingleton<ModelRegistry>();
         services.AddSingleton<StreamLimiter>();
         services.AddSingleton<ServerDrain>();
+        services.AddHostedService<StreamDrainWaiter>();
         services.AddOptions<HostOptions>()
             .Configure<IOptions<DfbNetServerOptions>>((host, dfbnet) => host.ShutdownTimeout = TimeSpan.FromSeconds(dfbnet.Value.DrainSeconds));
         services.AddGrpc(grpc =>

@@ -13,6 +13,7 @@ internal sealed class ServerDrain : IDisposable
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenRegistration _registration;
     private readonly ILogger<ServerDrain> _logger;
+    private int _begun;
 
     public ServerDrain(IHostApplicationLifetime lifetime, ILogger<ServerDrain> logger)
     {
@@ -43,10 +44,14 @@ internal sealed class ServerDrain : IDisposable
         _draining.Dispose();
     }
 
-    private void Begin()
+    /// <summary>Starts the drain (once; later calls do nothing).</summary>
+    public void Begin()
     {
-        ServerLog.DrainStarted(_logger);
-        _draining.Cancel();
+        if (Interlocked.Exchange(ref _begun, 1) == 0)
+        {
+            ServerLog.DrainStarted(_logger);
+            _draining.Cancel();
+        }
     }
 }
 
