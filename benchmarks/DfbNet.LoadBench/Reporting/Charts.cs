@@ -133,16 +133,30 @@ internal static class Charts
     public static Plot LabelledPoints(string title, string xLabel, string yLabel, IReadOnlyList<(string Label, double X, double Y)> points)
     {
         var plot = new Plot();
-        foreach (var (label, x, y) in points)
+        var xSpan = points.Count > 0 ? Math.Max(points.Max(p => p.X) - points.Min(p => p.X), 1e-9) : 1;
+        var ySpan = points.Count > 0 ? Math.Max(points.Max(p => p.Y) - points.Min(p => p.Y), 1e-9) : 1;
+        var above = new List<(double X, double Y)>();
+        foreach (var (label, x, y) in points.OrderBy(p => p.X))
         {
             var dot = plot.Add.ScatterPoints(new[] { x }, new[] { y });
             dot.Color = Blue;
             dot.MarkerSize = 9;
             var text = plot.Add.Text(label, x, y);
             text.LabelFontSize = 14;
-            text.LabelAlignment = Alignment.LowerLeft;
             text.OffsetX = 6;
-            text.OffsetY = -4;
+
+            // A label goes above its point unless one above a close neighbour would overlap it; then below.
+            if (above.Any(o => Math.Abs(o.X - x) < 0.12 * xSpan && Math.Abs(o.Y - y) < 0.06 * ySpan))
+            {
+                text.LabelAlignment = Alignment.UpperLeft;
+                text.OffsetY = 4;
+            }
+            else
+            {
+                text.LabelAlignment = Alignment.LowerLeft;
+                text.OffsetY = -4;
+                above.Add((x, y));
+            }
         }
 
         if (points.Count > 0)
