@@ -126,17 +126,10 @@ internal sealed class ModelScheduler : IDisposable
                     if (ran)
                     {
                         EndRunLocked();
-                        ran = false;
                     }
 
-                    while (true)
+                    while (!TakeLocked(context, out stage, out var wait))
                     {
-                        stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out var wait);
-                        if (stage >= 0 || context.Cut.Count > 0 || context.Cancelled.Count > 0)
-                        {
-                            break;
-                        }
-
                         // A caller still running may queue its frame's next stage: the executors stay for it, and the
                         // engine's sessions outlive every run (Dispose returns once the executors have).
                         if (_stopping && _batcher.Count == 0 && _callers == 0)
@@ -146,14 +139,9 @@ internal sealed class ModelScheduler : IDisposable
 
                         Monitor.Wait(_gate, wait);
                     }
-
-                    if (stage >= 0)
-                    {
-                        _running++;
-                        ran = true;
-                    }
                 }
 
+                ran = stage >= 0;
                 Run(stage, context, pulse: true);
             }
         }
@@ -187,18 +175,12 @@ internal sealed class ModelScheduler : IDisposable
             }
 
             context = _callerContexts.Count > 0 ? _callerContexts.Pop() : new RunContext(_maxBatch, _classCount);
-            stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out _);
-            if (stage < 0 && context.Cut.Count == 0 && context.Cancelled.Count == 0)
+            if (!TakeLocked(context, out stage, out _))
             {
                 // Held for a fuller batch (a queue delay): the executors time that.
                 _callerContexts.Push(context);
                 Monitor.Pulse(_gate);
                 return;
-            }
-
-            if (stage >= 0)
-            {
-                _running++;
             }
 
             _callers++;
@@ -215,13 +197,7 @@ internal sealed class ModelScheduler : IDisposable
                     EndRunLocked();
                 }
 
-                stage = -1;
-                if (runs < _executor.StageCount && _running < _threads.Length)
-                {
-                    stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out _);
-                }
-
-                if (stage < 0 && context.Cut.Count == 0 && context.Cancelled.Count == 0)
+                if (runs >= _executor.StageCount || _running >= _threads.Length || !TakeLocked(context, out stage, out _))
                 {
                     // Frames this thread queued without waking anyone, or held ones, are the executors' now.
                     _callers--;
@@ -237,13 +213,21 @@ internal sealed class ModelScheduler : IDisposable
                     _callerContexts.Push(context);
                     return;
                 }
-
-                if (stage >= 0)
-                {
-                    _running++;
-                }
             }
         }
+    }
+
+    /// <summary>Takes the next batch, and the frames to cut or abandon, into <paramref name="context"/>; a batch taken
+    /// counts as running until <see cref="EndRunLocked"/>. False when there is nothing to do now. Under the gate.</summary>
+    private bool TakeLocked(RunContext context, out int stage, out TimeSpan wait)
+    {
+        stage = _batcher.TakeBatch(context.Batch, context.Cut, context.Cancelled, out wait);
+        if (stage >= 0)
+        {
+            _running++;
+        }
+
+        return stage >= 0 || context.Cut.Count > 0 || context.Cancelled.Count > 0;
     }
 
     private void EndRunLocked()

@@ -28,8 +28,8 @@ public sealed class SchedulerOptions
     /// by stage runs. 0 leaves the executors at the process's priority.</summary>
     public int ExecutorNiceness { get; set; }
 
-    /// <summary>A frame that arrives while the model is idle (nothing queued, an executor free) runs its stages on the
-    /// thread that submits it instead of waking an executor: at camera rates, a thread hand-off each way less per frame.
+    /// <summary>A frame that arrives while the model is idle (nothing queued or running, for at least a millisecond) runs
+    /// its stages on the thread that submits it instead of waking an executor: at camera rates, a thread hand-off each way less per frame.
     /// Under load frames queue and the executors run them as before. Off while <see cref="ExecutorNiceness"/> is above 0.</summary>
     public bool RunOnCallerWhenIdle { get; set; } = true;
 
