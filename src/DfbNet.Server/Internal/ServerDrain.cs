@@ -4,22 +4,17 @@ using Grpc.Core.Interceptors;
 namespace DfbNet.Server.Internal;
 
 /// <summary>
-/// The server's shutdown drain. From the moment the host starts stopping (SIGTERM), health reports NOT_SERVING, new
+/// The server's shutdown drain. From the moment the host starts stopping (SIGTERM; <see cref="StreamDrainWaiter"/>
+/// begins it, and holds the stop until the streams have ended), health reports NOT_SERVING, new
 /// calls are refused with UNAVAILABLE, and open streams stop reading frames, answer every frame they accepted, and end
 /// with UNAVAILABLE (clients reconnect elsewhere); the host waits up to <c>DfbNet:DrainSeconds</c> for them.
 /// </summary>
 internal sealed class ServerDrain : IDisposable
 {
     private readonly CancellationTokenSource _draining = new();
-    private readonly CancellationTokenRegistration _registration;
     private readonly ILogger<ServerDrain> _logger;
-    private int _begun;
 
-    public ServerDrain(IHostApplicationLifetime lifetime, ILogger<ServerDrain> logger)
-    {
-        _logger = logger;
-        _registration = lifetime.ApplicationStopping.Register(static state => ((ServerDrain)state!).Begin(), this);
-    }
+    public ServerDrain(ILogger<ServerDrain> logger) => _logger = logger;
 
     public bool IsDraining => _draining.IsCancellationRequested;
 
@@ -38,20 +33,13 @@ internal sealed class ServerDrain : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _registration.Dispose();
-        _draining.Dispose();
-    }
+    public void Dispose() => _draining.Dispose();
 
-    /// <summary>Starts the drain (once; later calls do nothing).</summary>
+    /// <summary>Starts the drain; called once, as the host begins to stop.</summary>
     public void Begin()
     {
-        if (Interlocked.Exchange(ref _begun, 1) == 0)
-        {
-            ServerLog.DrainStarted(_logger);
-            _draining.Cancel();
-        }
+        ServerLog.DrainStarted(_logger);
+        _draining.Cancel();
     }
 }
 

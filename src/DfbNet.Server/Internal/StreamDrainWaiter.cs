@@ -15,8 +15,8 @@ internal sealed class StreamDrainWaiter(ServerDrain drain, StreamLimiter streams
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Runs before any hosted service stops (Kestrel included): the drain starts here if the host's stop was not
-    /// begun by a signal, then waits, within the host's shutdown timeout.</summary>
+    /// <summary>Runs once, before any hosted service stops (Kestrel included), whatever began the stop (a signal, or a
+    /// call to the host): the drain starts here, then waits, within the host's shutdown timeout.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         drain.Begin();
