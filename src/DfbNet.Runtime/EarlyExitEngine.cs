@@ -48,7 +48,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
         CapturesGraphs = stages.Length > 0 && stages.All(st => st.CapturesGraph);
         UsesIoBinding = !CapturesGraphs && (options.UseIoBinding ?? stages.Any(st => st.UsesDeviceMemory));
         Policies = new ModelPolicies(name, manifest, options.Scheduler.QualityLadder, logger);
-        Admission = new ModelAdmission(options.Scheduler.MaxAdmittedFrames);
+        Admission = new ModelAdmission(options.Scheduler.MaxAdmittedFrames, options.Scheduler.MaxExpectedWait, options.Scheduler.ResolvedExecutors, _clock);
         var executor = new StageExecutor(stages, CapturesGraphs ? StageDataPath.Captured : UsesIoBinding ? StageDataPath.Bound : StageDataPath.Host);
         var maxBatch = stages.Select(st => executor.MaxBatch(st.Index, options.Scheduler.MaxBatchSize)).ToArray();
         _scheduler = new ModelScheduler(name, executor, maxBatch, options.Scheduler, manifest.Classes.Count, this, _clock, logger);
@@ -202,7 +202,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
         // From here on the frame ends with a final event (or OnCancelled) whatever happens: its slot is given back then.
         var requested = request.Policy.ExitCount == ExitCount ? request.Policy : DefaultPolicy;
-        var policy = Policies.ForLoad(requested, (double)(Admission.Admitted - 1) / Admission.Bound);
+        var policy = Policies.ForLoad(requested, (double)(Admission.Admitted - 1) / Admission.LoadBound);
         var evaluation = new FrameEvaluation(request.FrameId, policy, Classes.Count, request.Mode, request.Budget, _clock, request.ReceivedTimestamp, request.AlwaysAnswer);
         var frame = new ScheduledFrame(request, evaluation, sink, client, cancellationToken)
         {
@@ -473,6 +473,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
         var runner = _stages[stage];
         LatencyFor(runner.Provider).Record(stage, elapsed, batch.Count);
+        Admission.RecordRun(elapsed);
         Statistics.RecordStage(batch.Count, elapsed);
         RuntimeMetrics.RecordStage(Name, stage + 1, runner.Provider, elapsed, batch.Count);
     }

@@ -58,6 +58,13 @@ public sealed class DfbNetServerOptions
     [Range(1, 100_000)]
     public int MaxAdmittedFrames { get; set; } = 32;
 
+    /// <summary>Admission by expected wait, in microseconds; 0 for <see cref="MaxAdmittedFrames"/> alone. A frame is
+    /// refused (UNAVAILABLE) once the frames admitted to its model would take longer than this to run at the model's
+    /// measured executor time per frame: under overload the admitted frames wait about this long, however fast the
+    /// model and the machine. <see cref="MaxAdmittedFrames"/> stays the upper bound.</summary>
+    [Range(0, 10_000_000)]
+    public int MaxExpectedWaitMicroseconds { get; set; } = 5000;
+
     /// <summary>Most frames of any streams run together in one stage run; 1 turns batching off.</summary>
     [Range(1, 1024)]
     public int MaxBatchSize { get; set; } = 8;

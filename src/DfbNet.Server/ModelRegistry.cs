@@ -87,6 +87,7 @@ public sealed class ModelRegistry : IDisposable
                 MaxBatchSize = settings.MaxBatchSize,
                 MaxQueueDelay = TimeSpan.FromMicroseconds(settings.MaxQueueDelayMicroseconds),
                 MaxAdmittedFrames = settings.MaxAdmittedFrames,
+                MaxExpectedWait = TimeSpan.FromMicroseconds(settings.MaxExpectedWaitMicroseconds),
                 Executors = settings.Executors,
                 ExecutorNiceness = settings.ExecutorNiceness,
                 RunOnCallerWhenIdle = settings.RunOnCallerWhenIdle,

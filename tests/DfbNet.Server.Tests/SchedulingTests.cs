@@ -228,6 +228,58 @@ public sealed class SchedulingTests
     }
 
     [Fact]
+    public async Task ExpectedWait_LowersTheModelsLoadBound_FromTheMeasuredRuns_AndEveryFrameStillEndsOnce()
+    {
+        // A limit of 1 microsecond: any measured cost puts the load bound at its floor, two frames for the one executor.
+        await using var server = await TestServer.StartAsync("--DfbNet:MaxExpectedWaitMicroseconds=1", "--DfbNet:Executors=1");
+        var engine = server.Models.GetOrThrow("tiny");
+        Assert.Equal((32, 32, TimeSpan.FromMicroseconds(1)), (engine.Admission.Bound, engine.Admission.LoadBound, engine.Admission.MaxExpectedWait));
+
+        // One frame at a time: nothing refused while the cost windows (16 frames, 50 ms) are measured.
+        using (var call = server.Client.ClassifyStream())
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                if (i == 17)
+                {
+                    await Task.Delay(60);
+                }
+
+                await call.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"s{i}", Image = Frames.Raw(i) } });
+                while (await call.ResponseStream.MoveNext() && !call.ResponseStream.Current.Final)
+                {
+                }
+
+                Assert.NotEqual(ExitKind.Error, call.ResponseStream.Current.Kind);
+            }
+
+            await call.RequestStream.CompleteAsync();
+        }
+
+        await Eventually.HoldsAsync(() => engine.Admission.LoadBound == 2);
+        Assert.True(engine.Admission.CostPerFrame > TimeSpan.Zero);
+
+        // A burst on one stream against a bound of 2: each frame ends with exactly one final event, answered or refused
+        // with a code; a refusal names the setting.
+        using var burst = server.Client.ClassifyStream();
+        var reading = ReadAll(burst.ResponseStream);
+        for (var i = 0; i < 12; i++)
+        {
+            await burst.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"b{i:00}", Image = Frames.Raw(i) } });
+        }
+
+        await burst.RequestStream.CompleteAsync();
+        var finals = (await reading).Where(e => e.Final).ToList();
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => $"b{i:00}"), finals.Select(e => e.FrameId).Order(StringComparer.Ordinal));
+        Assert.All(finals.Where(e => e.Kind == ExitKind.Error), e =>
+        {
+            Assert.True(e.ErrorCode is "ResourceExhausted" or "Unavailable", e.ErrorCode);
+            Assert.Contains("DfbNet:MaxExpectedWaitMicroseconds", e.Error, StringComparison.Ordinal);
+        });
+        Assert.Equal(0, engine.Admission.Admitted);
+    }
+
+    [Fact]
     public void Admission_RefusalCode_DependsOnTheClientsShare_AndTheReserveIsForClientsHoldingNone()
     {
         var admission = new ModelAdmission(4);

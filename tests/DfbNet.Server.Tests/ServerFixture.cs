@@ -68,6 +68,10 @@ public sealed class TestServer : IAsyncDisposable
             // This machine has no GPU: the default chain would log two skipped providers per stage for every test server
             // (the chain itself is tested in DfbNet.Runtime.Tests and by StartupTests).
             "--DfbNet:ExecutionProviders=cpu",
+
+            // The admission rules are tested at their configured bounds: a load bound following this machine's speed
+            // would move them (admission by expected wait has tests of its own, which set it).
+            "--DfbNet:MaxExpectedWaitMicroseconds=0",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];

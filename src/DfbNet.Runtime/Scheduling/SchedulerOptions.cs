@@ -15,6 +15,13 @@ public sealed class SchedulerOptions
     /// <summary>Frames admitted to the model at most (queued plus running); beyond it a new frame is refused at once.</summary>
     public int MaxAdmittedFrames { get; set; } = 64;
 
+    /// <summary>Admission by expected wait, off when zero (the default here; the server's default is 5 ms): a new
+    /// frame is refused once the frames admitted would take longer than this to run, at the executor time per frame
+    /// measured over the last runs, so that under overload frames wait about this long instead of for a whole
+    /// <see cref="MaxAdmittedFrames"/>. <see cref="MaxAdmittedFrames"/> stays the upper bound; the lower is two frames an
+    /// executor.</summary>
+    public TimeSpan MaxExpectedWait { get; set; } = TimeSpan.Zero;
+
     /// <summary>Load-adaptive quality, off when empty: once the model's admitted frames reach a rung's share of
     /// <see cref="MaxAdmittedFrames"/>, frames that asked for a preset (or none) run with the rung's preset instead, the
     /// highest rung reached winning; frames with explicit thresholds keep them. Events name the preset that answered.</summary>
@@ -50,6 +57,11 @@ public sealed class SchedulerOptions
         if (MaxAdmittedFrames < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxAdmittedFrames), MaxAdmittedFrames, "The bound on admitted frames must be at least 1.");
+        }
+
+        if (MaxExpectedWait < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxExpectedWait), MaxExpectedWait, "The expected-wait limit must not be negative.");
         }
 
         if (ExecutorNiceness is < 0 or > 19)
