@@ -32,9 +32,9 @@ public sealed class ModelAdmission
     private int _loadBound;
 
     // The cost estimate: executor time per frame that ended, over windows of at least CostWindow and CostWindowFrames,
-    // smoothed so that one slow window (a preempted run) moves the bound by a third of the way only.
+    // smoothed so that one slow window (a preempted run) moves the bound by a third of the way only. Times in TimeSpan
+    // ticks; the clock only dates the windows.
     private readonly TimeProvider _clock;
-    private readonly long _maxWaitTicks;
     private readonly int _executors;
     private readonly int _loadBoundFloor;
     private readonly Lock _costGate = new();
@@ -59,7 +59,6 @@ public sealed class ModelAdmission
         _loadBound = bound;
         _executors = executors;
         _clock = clock ?? TimeProvider.System;
-        _maxWaitTicks = (long)(maxExpectedWait.Ticks * (double)_clock.TimestampFrequency / TimeSpan.TicksPerSecond);
 
         // Each executor one frame running and one waiting: below that the executors would idle between frames.
         _loadBoundFloor = Math.Min(bound, 2 * executors);
@@ -90,7 +89,7 @@ public sealed class ModelAdmission
         {
             lock (_costGate)
             {
-                return TimeSpan.FromTicks((long)(_costTicksPerFrame * TimeSpan.TicksPerSecond / _clock.TimestampFrequency));
+                return TimeSpan.FromTicks((long)_costTicksPerFrame);
             }
         }
     }
@@ -149,7 +148,11 @@ public sealed class ModelAdmission
             Interlocked.Decrement(ref _activeClients);
         }
 
-        Interlocked.Increment(ref _ended);
+        if (MaxExpectedWait > TimeSpan.Zero)
+        {
+            Interlocked.Increment(ref _ended);
+        }
+
         Interlocked.Decrement(ref _admitted);
     }
 
@@ -157,7 +160,7 @@ public sealed class ModelAdmission
     /// expected-wait limit, the cost per frame, and <see cref="LoadBound"/> with it, follow the runs.</summary>
     public void RecordRun(TimeSpan elapsed)
     {
-        if (_maxWaitTicks == 0)
+        if (MaxExpectedWait == TimeSpan.Zero)
         {
             return;
         }
@@ -165,10 +168,10 @@ public sealed class ModelAdmission
         var now = _clock.GetTimestamp();
         lock (_costGate)
         {
-            _windowBusyTicks += (long)(elapsed.Ticks * (double)_clock.TimestampFrequency / TimeSpan.TicksPerSecond);
+            _windowBusyTicks += elapsed.Ticks;
             var ended = Interlocked.Read(ref _ended);
             var frames = ended - _windowEnded;
-            if (now - _windowStart < _clock.TimestampFrequency * CostWindowMilliseconds / 1000 || frames < CostWindowFrames)
+            if (_clock.GetElapsedTime(_windowStart, now) < CostWindow || frames < CostWindowFrames)
             {
                 return;
             }
@@ -178,7 +181,7 @@ public sealed class ModelAdmission
             _windowStart = now;
             _windowEnded = ended;
             _windowBusyTicks = 0;
-            var frameBound = _maxWaitTicks * (double)_executors / _costTicksPerFrame;
+            var frameBound = MaxExpectedWait.Ticks * (double)_executors / _costTicksPerFrame;
             Volatile.Write(ref _loadBound, (int)Math.Clamp(frameBound, _loadBoundFloor, Bound));
         }
     }
@@ -187,7 +190,7 @@ public sealed class ModelAdmission
 
     private static int ShareFromOf(int bound) => Math.Max(1, bound / 2);
 
-    private const long CostWindowMilliseconds = 50;
+    private static readonly TimeSpan CostWindow = TimeSpan.FromMilliseconds(50);
     private const int CostWindowFrames = 16;
 
     /// <summary>The refusal of a frame that would be the <paramref name="admitted"/>-th, of
