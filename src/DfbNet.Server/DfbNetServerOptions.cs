@@ -75,7 +75,7 @@ public sealed class DfbNetServerOptions
     public int MaxQueueDelayMicroseconds { get; set; }
 
     /// <summary>Load-adaptive quality, off when empty: <c>LOAD=PRESET</c> rungs, comma separated (for example
-    /// <c>0.5=balanced,0.75=fast</c>). Once a model's admitted frames reach LOAD times <see cref="MaxAdmittedFrames"/>,
+    /// <c>0.5=balanced,0.75=fast</c>). Once a model's admitted frames reach LOAD times its bound in force (<see cref="MaxAdmittedFrames"/>, or less by <see cref="MaxExpectedWaitMicroseconds"/>),
     /// frames that run a preset run with PRESET instead (the highest rung reached); events name the preset used.</summary>
     public string? QualityLadder { get; set; }
 

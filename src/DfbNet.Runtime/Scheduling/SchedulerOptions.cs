@@ -23,7 +23,7 @@ public sealed class SchedulerOptions
     public TimeSpan MaxExpectedWait { get; set; } = TimeSpan.Zero;
 
     /// <summary>Load-adaptive quality, off when empty: once the model's admitted frames reach a rung's share of
-    /// <see cref="MaxAdmittedFrames"/>, frames that asked for a preset (or none) run with the rung's preset instead, the
+    /// its bound in force (<see cref="MaxAdmittedFrames"/>, or less by <see cref="MaxExpectedWait"/>), frames that asked for a preset (or none) run with the rung's preset instead, the
     /// highest rung reached winning; frames with explicit thresholds keep them. Events name the preset that answered.</summary>
     public IReadOnlyList<QualityRung> QualityLadder { get; set; } = [];
 
