@@ -11,9 +11,16 @@ namespace DfbNet.Core;
 /// lowest value the bucket has had decays with the age of its last sample (half-life <see cref="DecayHalfLife"/>),
 /// back toward what the stage costs on an idle machine, until fresh samples take over. A bucket without samples is
 /// estimated from the nearest bucket that has some, at the same time per image.
+/// <para>One run cannot swing it either: a sample counts as at most <see cref="OutlierFactor"/> times the estimate it
+/// updates. A run stopped by the OS scheduler or a collection for a few milliseconds would otherwise lift a 0.2 ms
+/// estimate past every tight budget, and budgeted frames would be cut before the stage (taking no new sample) until the
+/// excess had decayed. A machine that is really slower raises it by a tenth a run at the default smoothing.</para>
 /// </remarks>
 public sealed class StageLatencyEstimator
 {
+    /// <summary>The most a sample counts, as a multiple of the estimate it updates.</summary>
+    public const double OutlierFactor = 2;
+
     /// <summary>Buckets of batch sizes: 1, 2, 3-4, 5-8, 9-16, 17-32, 33-64, 65-128 (larger batches count as the last).</summary>
     public const int BucketCount = 8;
 
@@ -76,7 +83,7 @@ public sealed class StageLatencyEstimator
             // The first samples get a plain mean so that one cold run does not dominate for long.
             var weight = Math.Max(_alpha, 1.0 / b.Samples);
             var mean = b.Samples == 1 ? perImage : PerImage(b, now);
-            b.MeanTicks = mean + (weight * (perImage - mean));
+            b.MeanTicks = mean + (weight * (Math.Min(perImage, mean * OutlierFactor) - mean));
             b.FloorTicks = b.Samples == 1 ? b.MeanTicks : Math.Min(b.FloorTicks, b.MeanTicks);
             b.LastTimestamp = now;
         }

@@ -25,8 +25,30 @@ public sealed class StageLatencyEstimatorTests
         var est = new StageLatencyEstimator(1, smoothing: 0.5, clock: _clock);
         est.Record(0, TimeSpan.FromMilliseconds(10)); // 10
         est.Record(0, TimeSpan.FromMilliseconds(20)); // weight max(0.5, 1/2) = 0.5: 15
-        est.Record(0, TimeSpan.FromMilliseconds(35)); // weight 0.5: 25
-        Assert.Equal(TimeSpan.FromMilliseconds(25), est.Estimate(0));
+        est.Record(0, TimeSpan.FromMilliseconds(29)); // weight 0.5: 22
+        Assert.Equal(TimeSpan.FromMilliseconds(22), est.Estimate(0));
+    }
+
+    [Fact]
+    public void OneOutlierRun_CountsAsTwiceTheEstimate_ASustainedSlowdownIsStillFollowed()
+    {
+        var est = new StageLatencyEstimator(1, smoothing: 0.1, clock: _clock);
+        for (var i = 0; i < 20; i++)
+        {
+            est.Record(0, TimeSpan.FromMilliseconds(0.2));
+        }
+
+        // A run preempted for 5 ms: as if it had taken 0.4 ms, so the estimate rises by a tenth of 0.2 ms, not to 0.68 ms.
+        est.Record(0, TimeSpan.FromMilliseconds(5));
+        Assert.InRange(est.Estimate(0).TotalMilliseconds, 0.219, 0.221);
+
+        // The machine really is three times slower: within 20 runs the estimate has caught up.
+        for (var i = 0; i < 20; i++)
+        {
+            est.Record(0, TimeSpan.FromMilliseconds(0.6));
+        }
+
+        Assert.InRange(est.Estimate(0).TotalMilliseconds, 0.5, 0.6);
     }
 
     [Fact]
@@ -68,7 +90,7 @@ public sealed class StageLatencyEstimatorTests
         Assert.InRange(est.Estimate(0).TotalMilliseconds, 1.0, 1.2);
 
         // A fresh measurement moves the decayed estimate, not the stale one.
-        est.Record(0, TimeSpan.FromMilliseconds(3));
-        Assert.InRange(est.Estimate(0).TotalMilliseconds, 2.0, 2.15);
+        est.Record(0, TimeSpan.FromMilliseconds(2));
+        Assert.InRange(est.Estimate(0).TotalMilliseconds, 1.5, 1.6);
     }
 }
