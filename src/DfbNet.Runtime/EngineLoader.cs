@@ -14,8 +14,10 @@ internal static class EngineLoader
     /// <summary>Loads a model folder: validates the manifest, opens every stage on the provider chain, checks that
     /// stage shapes chain, and warms each stage up to seed the latency estimates.</summary>
     /// <exception cref="ManifestException">The manifest or a stage model does not match; the message names the field.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A scheduler setting is out of range; the parameter name is the setting's.</exception>
     public static EarlyExitEngine Load(string modelFolder, EngineOptions options, ILogger logger, string? name = null)
     {
+        options.Scheduler.Validate();
         var folder = Path.GetFullPath(modelFolder);
         name ??= Path.GetFileName(folder.TrimEnd(Path.DirectorySeparatorChar));
         var manifest = ManifestLoader.LoadFolder(folder);

@@ -51,7 +51,7 @@ internal sealed class ModelScheduler : IDisposable
 
         // Niced executors mean stage runs yield to the network threads: running them on those threads would undo it.
         _callerRuns = options.RunOnCallerWhenIdle && options.ExecutorNiceness == 0;
-        _callerGap = clock.TimestampFrequency / 1000;
+        _callerGap = (long)(options.CallerRunsAfterIdle.Ticks * (double)clock.TimestampFrequency / TimeSpan.TicksPerSecond);
         _idleSince = clock.GetTimestamp() - _callerGap;
         _threads = new Thread[options.ResolvedExecutors];
         for (var i = 0; i < _threads.Length; i++)

@@ -40,6 +40,12 @@ public sealed class SchedulerOptions
     /// Under load frames queue and the executors run them as before. Off while <see cref="ExecutorNiceness"/> is above 0.</summary>
     public bool RunOnCallerWhenIdle { get; set; } = true;
 
+    /// <summary>How long the model must have been idle for <see cref="RunOnCallerWhenIdle"/> to run a frame on its
+    /// submitter (default 1 ms): a burst from one stream, whose next frame is read as soon as the last one ends, then
+    /// goes to the executors and still batches. Zero runs every frame that finds nothing queued or running on its caller,
+    /// for a caller that submits one frame at a time and waits for its final event (as <c>dfbnet eval</c> times frames).</summary>
+    public TimeSpan CallerRunsAfterIdle { get; set; } = TimeSpan.FromMilliseconds(1);
+
     internal int ResolvedExecutors => Executors > 0 ? Executors : Math.Max(1, Environment.ProcessorCount);
 
     internal void Validate()
@@ -62,6 +68,11 @@ public sealed class SchedulerOptions
         if (MaxExpectedWait < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxExpectedWait), MaxExpectedWait, "The expected-wait limit must not be negative.");
+        }
+
+        if (CallerRunsAfterIdle < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(CallerRunsAfterIdle), CallerRunsAfterIdle, "The idle time before a caller runs its frame must not be negative.");
         }
 
         if (ExecutorNiceness is < 0 or > 19)

@@ -32,6 +32,28 @@ public sealed class CallerRunsTests : IDisposable
         Assert.Equal(0, engine.Admission.Admitted);
     }
 
+    [Fact]
+    public void NoIdleGap_FramesSubmittedOneAfterAnother_AllRunOnTheSubmittingThread()
+    {
+        // As dfbnet eval times frames: each submitted as soon as the last one has ended, no pause between them.
+        using var engine = EarlyExitEngine.Load(_tiny.Path, new EngineOptions { WarmupRuns = 1, Scheduler = new() { CallerRunsAfterIdle = TimeSpan.Zero } });
+        for (var i = 0; i < 20; i++)
+        {
+            var sink = new ThreadSink();
+            Assert.True(engine.Admission.TryAdmit(null, out _));
+            engine.Submit(Request(engine, i), sink, null, CancellationToken.None);
+            Assert.True(sink.Final.IsSet, $"frame {i}: the final event came after Submit returned");
+            Assert.Equal([Environment.CurrentManagedThreadId], sink.Threads.Distinct());
+        }
+    }
+
+    [Fact]
+    public void NegativeIdleGap_IsRefusedByName()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => EarlyExitEngine.Load(_tiny.Path, new EngineOptions { Scheduler = new() { CallerRunsAfterIdle = TimeSpan.FromMilliseconds(-1) } }));
+        Assert.Equal(nameof(SchedulerOptions.CallerRunsAfterIdle), ex.ParamName);
+    }
+
     [Theory]
     [InlineData(false, 0)] // turned off
     [InlineData(true, 3)] // niced executors: stage runs yield to the network threads, so they stay off them
