@@ -44,7 +44,15 @@ internal sealed class OrtModelRunner : IDisposable
     /// <param name="chain">The providers; with graph capture on, the stages and the main branch alone are captured.</param>
     public OrtModelRunner(string modelFolder, int threads, ExecutionProviderChain chain)
     {
-        var options = new EngineOptions { Providers = chain, IntraOpThreads = threads, WarmupRuns = 3 };
+        // Frames are timed one at a time, each submitted once the last has ended: each runs on the calling thread, as
+        // the baseline does and as the server runs a frame that reaches an idle model, with no executor hand-off.
+        var options = new EngineOptions
+        {
+            Providers = chain,
+            IntraOpThreads = threads,
+            WarmupRuns = 3,
+            Scheduler = new() { CallerRunsAfterIdle = TimeSpan.Zero },
+        };
         _engine = EarlyExitEngine.Load(modelFolder, options);
 
         // Captured stages run one item through fixed buffers; accuracy runs batches, on sessions of their own.
