@@ -24,6 +24,19 @@ public sealed class SchedulingTests
         await using var server = await TestServer.StartAsync(
             "--DfbNet:MaxAdmittedFrames=2", "--DfbNet:MaxQueueDelayMicroseconds=1000000", "--DfbNet:Executors=1");
 
+        // What follows must happen within the held batch's second: a stream and a unary call first, so that their
+        // one-off costs (JIT, the connection) are not paid inside it on a busy machine.
+        using (var warm = server.Client.ClassifyStream())
+        {
+            await warm.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = "w0", Image = Frames.Raw(7) } });
+            await warm.RequestStream.CompleteAsync();
+            Assert.Single(await ReadAll(warm.ResponseStream), e => e.Final);
+        }
+
+        await server.Client.ClassifyAsync(new ClassifyRequest { Image = Frames.Raw(6) });
+        var engine = server.Models.GetOrThrow("tiny");
+        await Eventually.HoldsAsync(() => engine.Admission.Admitted == 0);
+
         // Stream A: frame 0 waits in a held batch, frame 1 waits behind it in A's queue: the model's bound is reached.
         using var greedy = server.Client.ClassifyStream();
         var greedyEvents = ReadAll(greedy.ResponseStream);
@@ -33,7 +46,6 @@ public sealed class SchedulingTests
             await greedy.RequestStream.WriteAsync(new StreamRequest { Frame = new Frame { FrameId = $"a{i}", Image = Frames.Raw(i) } });
         }
 
-        var engine = server.Models.GetOrThrow("tiny");
         await Eventually.HoldsAsync(() => engine.Admission.Admitted == 2);
 
         // Stream B holds nothing: admitted in the reserve, although the flood keeps the model at its bound.
