@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using DfbNet.Core;
 using DfbNet.Core.Manifest;
 using DfbNet.Runtime.ExecutionProviders;
+using DfbNet.Runtime.Internal;
 using DfbNet.Runtime.Preprocessing;
 using DfbNet.Runtime.Scheduling;
 using Microsoft.Extensions.Logging;
@@ -499,13 +500,13 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
     {
         if (request.Budget is { } budget && request.Mode != InferenceMode.Full)
         {
-            return request.ReceivedTimestamp + ToTimestampTicks(budget);
+            return request.ReceivedTimestamp + _clock.ToTimestampTicks(budget);
         }
 
         var start = request.ReceivedTimestamp;
         if (client is not null)
         {
-            var cost = ToTimestampTicks(FrameCost());
+            var cost = _clock.ToTimestampTicks(FrameCost());
             lock (client)
             {
                 start = Math.Max(start, client.VirtualFinish);
@@ -513,7 +514,7 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
             }
         }
 
-        return start + ToTimestampTicks(UnbudgetedHorizon);
+        return start + _clock.ToTimestampTicks(UnbudgetedHorizon);
     }
 
     /// <summary>The executor time of one frame that runs every stage at batch 1.</summary>
@@ -527,8 +528,6 @@ public sealed class EarlyExitEngine : IDisposable, IFrameCompletion
 
         return total / _scheduler.Executors;
     }
-
-    private long ToTimestampTicks(TimeSpan span) => (long)(span.Ticks * (double)_clock.TimestampFrequency / TimeSpan.TicksPerSecond);
 
     private void Finish(ScheduledFrame frame, ExitEvent final)
     {

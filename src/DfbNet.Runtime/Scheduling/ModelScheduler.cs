@@ -1,4 +1,5 @@
 using DfbNet.Core;
+using DfbNet.Runtime.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
@@ -51,7 +52,7 @@ internal sealed class ModelScheduler : IDisposable
 
         // Niced executors mean stage runs yield to the network threads: running them on those threads would undo it.
         _callerRuns = options.RunOnCallerWhenIdle && options.ExecutorNiceness == 0;
-        _callerGap = (long)(options.CallerRunsAfterIdle.Ticks * (double)clock.TimestampFrequency / TimeSpan.TicksPerSecond);
+        _callerGap = clock.ToTimestampTicks(options.CallerRunsAfterIdle);
         _idleSince = clock.GetTimestamp() - _callerGap;
         _threads = new Thread[options.ResolvedExecutors];
         for (var i = 0; i < _threads.Length; i++)
@@ -114,7 +115,7 @@ internal sealed class ModelScheduler : IDisposable
     private void RunExecutor()
     {
         var context = new RunContext(_maxBatch, _classCount);
-        Internal.ThreadNiceness.TryLowerCurrentThread(_niceness);
+        ThreadNiceness.TryLowerCurrentThread(_niceness);
         try
         {
             var ran = false;
