@@ -109,13 +109,27 @@ public sealed class ModelAdmission
     /// <param name="refusal">Why not, when it returns false.</param>
     public bool TryAdmit(AdmissionClient? client, out FrameErrorCode refusal)
     {
-        var admitted = Interlocked.Increment(ref _admitted);
-        refusal = RefusalAt(admitted, client);
-        if (refusal != FrameErrorCode.None)
+        // Decide on the count the slot would make, and take it only if the count has not moved meanwhile: a frame that
+        // is refused never holds a slot, not even for a moment. (Taking it first and giving it back on refusal let a
+        // flood's refused frames, thousands a second, lift the count past the reserve while a quiet stream's frame
+        // was decided, and so refuse it.)
+        var admitted = Volatile.Read(ref _admitted);
+        while (true)
         {
-            Interlocked.Decrement(ref _admitted);
-            Count(refusal, client);
-            return false;
+            refusal = RefusalAt(admitted + 1, client);
+            if (refusal != FrameErrorCode.None)
+            {
+                Count(refusal, client);
+                return false;
+            }
+
+            var seen = Interlocked.CompareExchange(ref _admitted, admitted + 1, admitted);
+            if (seen == admitted)
+            {
+                break;
+            }
+
+            admitted = seen;
         }
 
         if (client is not null && Interlocked.Increment(ref client.HeldField) == 1)
