@@ -21,9 +21,8 @@ internal sealed class StreamLimiter(IOptions<DfbNetServerOptions> options, Calle
     {
         var caller = callers.For(context);
         caller?.EnterStream();
-        if (Interlocked.Increment(ref _open) > _max)
+        if (!BoundedCount.TryIncrement(ref _open, _max))
         {
-            Interlocked.Decrement(ref _open);
             caller?.ExitStream();
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"The server has {_max} streams open, as many as DfbNet:MaxStreams allows; try again later."));
         }

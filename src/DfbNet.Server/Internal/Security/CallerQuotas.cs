@@ -87,9 +87,12 @@ internal sealed class CallerQuota(string name, double framesPerSecond, int maxSt
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED when the caller has as many streams open as it may.</exception>
     public void EnterStream()
     {
-        if (Interlocked.Increment(ref _streams) > maxStreams && maxStreams > 0)
+        if (maxStreams <= 0)
         {
-            Interlocked.Decrement(ref _streams);
+            Interlocked.Increment(ref _streams);
+        }
+        else if (!BoundedCount.TryIncrement(ref _streams, maxStreams))
+        {
             ServerMetrics.QuotaRefused(Name, "streams");
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"caller '{Name}' has {maxStreams} streams open, as many as {setting}:MaxStreams allows; close one first."));
         }
