@@ -34,7 +34,7 @@ public sealed class BoundedCountTests
             },
             TaskCreationOptions.LongRunning);
 
-        SpinWait.SpinUntil(() => Interlocked.Read(ref stormAttempts) > 1000);
+        Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref stormAttempts) > 1000, TimeSpan.FromSeconds(10)), "the other thread did not start");
         var refused = 0;
         for (var i = 0; i < 200_000; i++)
         {

@@ -33,8 +33,9 @@ public sealed class ModelAdmissionRaceTests
             },
             TaskCreationOptions.LongRunning);
 
-        SpinWait.SpinUntil(() => Interlocked.Read(ref floodAttempts) > 1000);
+        Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref floodAttempts) > 1000, TimeSpan.FromSeconds(10)), "the other thread did not start");
         var quiet = new AdmissionClient();
+
         // At least 200,000 quiet frames, and on until the flood has made 20,000 attempts beside them (a loaded machine
         // may deschedule the flood's thread for a while), within 10 s.
         var refused = 0;

@@ -87,11 +87,8 @@ internal sealed class CallerQuota(string name, double framesPerSecond, int maxSt
     /// <exception cref="RpcException">RESOURCE_EXHAUSTED when the caller has as many streams open as it may.</exception>
     public void EnterStream()
     {
-        if (maxStreams <= 0)
-        {
-            Interlocked.Increment(ref _streams);
-        }
-        else if (!BoundedCount.TryIncrement(ref _streams, maxStreams))
+        // No quota (0) still counts the caller's streams, against a bound no caller reaches.
+        if (!BoundedCount.TryIncrement(ref _streams, maxStreams > 0 ? maxStreams : int.MaxValue))
         {
             ServerMetrics.QuotaRefused(Name, "streams");
             throw new RpcException(new Status(StatusCode.ResourceExhausted, $"caller '{Name}' has {maxStreams} streams open, as many as {setting}:MaxStreams allows; close one first."));
