@@ -96,6 +96,7 @@ public sealed class ImageFolderCommandTests : IDisposable
             (new[] { "--branches", "2.5:N1k1" }, "dfbnet train: --branches: Preset tiny: branch"),
             (new[] { "--branches", "2.1:N1k1", "--resume" }, "dfbnet train: --branches: a resumed run keeps the branches it began with"),
             (new[] { "--branches", "2.1:N1k1", "--weights", "1,1,1" }, "dfbnet train: --weights: 3 loss weights for 2 exits"),
+            (new[] { "--from-model", Path.Combine(_root, "model"), "--resume" }, "dfbnet train: --from-model: starts a new run"),
         })
         {
             (code, output) = await SynthCommandTests.RunCli(["train", "--preset", "tiny", "--data", data, "--out", run, .. args]);
@@ -103,6 +104,19 @@ public sealed class ImageFolderCommandTests : IDisposable
             Assert.StartsWith(message, output.Trim(), StringComparison.Ordinal);
             Assert.Single(output.Trim().Split('\n'));
         }
+
+        // Fine-tuning the exported model: its network and split, or one line that says what differs.
+        string[] split = ["--validation-share", "0.2", "--test-share", "0.2", "--batch", "8", "--threads", "1"];
+        (code, output) = await SynthCommandTests.RunCli(["train", "--preset", "tiny", "--data", data, "--out", Path.Combine(_root, "tuned"), "--from-model", Path.Combine(_root, "model"), .. split]);
+        Assert.Equal(2, code);
+        // The loader's progress lines come first; the refusal is the last line, and no stack trace.
+        Assert.StartsWith("dfbnet train: The model folder has 2 stages; the network of this run has 3 exits.", output.Trim().Split('\n')[^1], StringComparison.Ordinal);
+        Assert.Single(output.Split('\n'), line => line.StartsWith("dfbnet train:", StringComparison.Ordinal));
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        (code, output) = await SynthCommandTests.RunCli(["train", "--preset", "tiny", "--data", data, "--out", Path.Combine(_root, "tuned"), "--from-model", Path.Combine(_root, "model"), "--branches", "3.1:N1k2", "--epochs", "1", "--jpeg-augment", "1", .. split]);
+        Assert.True(code == 0, output);
+        Assert.Contains("Weights from the exported model", output, StringComparison.Ordinal);
+        Assert.Equal(TrainingPhase.Done, Checkpoint.Load(Path.Combine(_root, "tuned")).Phase);
     }
 
     [Fact]

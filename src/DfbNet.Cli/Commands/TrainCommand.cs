@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using DfbNet.Training.Data;
 using DfbNet.Training.Model;
@@ -36,12 +37,13 @@ internal static class TrainCommand
         var trainLimit = new Option<int?>("--train-limit") { Description = "Use only N training images (smoke runs): CIFAR-10's first N, before the validation hold-out; an image folder's first N of its seeded order, after the split." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last checkpoint." };
         var fromBaseline = new Option<DirectoryInfo?>("--from-baseline") { Description = "Skip the baseline: start the joint phase from the main branch of a run made with --epochs 0 (same main branch, --seed and split flags; side branches and joint options may differ)." };
+        var fromModel = new Option<DirectoryInfo?>("--from-model") { Description = "Fine-tune an exported model folder (models/default, for example): the joint phase starts from its stages' weights, with its baseline, classes, normalisation and split; --preset and --branches must describe its network. Use a low --joint-lr." };
         var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads." };
         var libtorch = new Option<DirectoryInfo?>("--libtorch") { Description = $"A PyTorch torch/lib folder to run on (CUDA); also ${TorchNative.LibTorchEnvironmentVariable}." };
 
         var command = new Command("train", "Train a DFB-Net on CIFAR-10 or an image folder: the baseline, then the whole network with the weighted joint loss.")
         {
-            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, jpeg, schedule, validation, validationShare, testShare, branches, inputSize, trainLimit, resume, fromBaseline, threads, libtorch,
+            preset, data, output, epochs, baselineEpochs, lr, jointLr, batch, seed, weights, weightDecay, distill, temperature, branchGradient, jpeg, schedule, validation, validationShare, testShare, branches, inputSize, trainLimit, resume, fromBaseline, fromModel, threads, libtorch,
         };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -82,6 +84,12 @@ internal static class TrainCommand
                     Console.Error.WriteLine("dfbnet train: --branches: a resumed run keeps the branches it began with; leave out --branches, or start a new run (--from-baseline keeps the baseline).");
                     return Task.FromResult(2);
                 }
+            }
+
+            if (parse.GetValue(fromModel) is { } modelDir && (parse.GetValue(resume) || parse.GetValue(fromBaseline) is not null))
+            {
+                Console.Error.WriteLine($"dfbnet train: --from-model: starts a new run; it goes with neither --resume nor --from-baseline.");
+                return Task.FromResult(2);
             }
 
             if (parse.GetValue(resume) && !File.Exists(Path.Combine(parse.GetValue(output)!.FullName, Checkpoint.FileName)))
@@ -129,15 +137,29 @@ internal static class TrainCommand
             var begun = parse.GetValue(resume) && File.Exists(Path.Combine(outDir, Checkpoint.FileName)) ? Checkpoint.Load(outDir).Options : options;
             var trainingData = source.Load(begun.Model.TestSize, begun.Split(), parse.GetValue(trainLimit), cancellationToken);
             var trainer = new Trainer(outDir, Log);
-            var result = trainer.Run(
-                options,
-                trainingData,
-                parse.GetValue(resume),
-                resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
-                fromBaseline: parse.GetValue(fromBaseline)?.FullName,
-                resumeJpeg: parse.GetValue(jpeg) is { } resumeShare ? new JpegAugmentation(resumeShare) : null,
-                cancellationToken: cancellationToken);
-            Console.WriteLine($"Training finished after {result.ElapsedSeconds:F0} s; checkpoint in {parse.GetValue(output)!.FullName}");
+            Checkpoint result;
+            var thisRun = Stopwatch.StartNew();
+            try
+            {
+                result = trainer.Run(
+                    options,
+                    trainingData,
+                    parse.GetValue(resume),
+                    resumeEpochs: (parse.GetValue(baselineEpochs), parse.GetValue(epochs)),
+                    fromBaseline: parse.GetValue(fromBaseline)?.FullName,
+                    resumeJpeg: parse.GetValue(jpeg) is { } resumeShare ? new JpegAugmentation(resumeShare) : null,
+                    fromModel: parse.GetValue(fromModel)?.FullName,
+                    cancellationToken: cancellationToken);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidDataException)
+            {
+                // The run's settings against its data, its baseline or model folder (another network, split or classes).
+                Console.Error.WriteLine($"dfbnet train: {ex.Message.Split(" (Parameter", 2)[0]}");
+                return Task.FromResult(2);
+            }
+
+            // The checkpoint's time includes what it began from (a resumed run, --from-baseline, --from-model); say both.
+            Console.WriteLine($"Training finished after {thisRun.Elapsed.TotalSeconds:F0} s in this run, {result.ElapsedSeconds:F0} s in all; checkpoint in {parse.GetValue(output)!.FullName}");
             return Task.FromResult(0);
         });
         return command;

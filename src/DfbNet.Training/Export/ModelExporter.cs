@@ -29,7 +29,8 @@ public static class ModelExporter
         mainOnly.CopyMainBranchFrom(baseline);
         mainOnly.eval();
         var stage = OnnxStageExporter.ExportStages(mainOnly).Single();
-        var description = string.Create(CultureInfo.InvariantCulture, $"main branch trained alone for {checkpoint.Options.BaselineEpochs} epochs, before joint training");
+        var description = checkpoint.BaselineDescription
+            ?? string.Create(CultureInfo.InvariantCulture, $"main branch trained alone for {checkpoint.Options.BaselineEpochs} epochs, before joint training");
         return new BaselineFile(stage.Model, stage.InputName, stage.LogitsName, description, stage.Flops, stage.Parameters);
     }
 

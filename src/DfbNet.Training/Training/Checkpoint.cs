@@ -73,6 +73,10 @@ public sealed class Checkpoint
     /// <summary>Test accuracy of each exit alone, measured when training finished (null before).</summary>
     public float[]? TestAccuracy { get; set; }
 
+    /// <summary>How the baseline was trained, when it came with a model folder this run started from (null: this run's own
+    /// baseline phase, described by its options).</summary>
+    public string? BaselineDescription { get; set; }
+
     /// <summary>Test accuracy of the main branch right after the baseline phase, before joint training.</summary>
     public float? BaselineTestAccuracy { get; set; }
 

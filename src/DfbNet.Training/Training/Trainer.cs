@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using DfbNet.Core.Manifest;
 using DfbNet.Training.Data;
 using DfbNet.Training.Evaluation;
+using DfbNet.Training.Export;
 using DfbNet.Training.Model;
 using DfbNet.Training.Native;
 using TorchSharp;
@@ -41,7 +43,10 @@ public sealed class Trainer
     /// instead of training one (same main branch, seed and validation split; other side branches or joint options).</param>
     /// <param name="resumeJpeg">On resume, JPEG round trips from the next epoch on, replacing the stored setting (for
     /// example a few epochs of them at the end of a finished run); null keeps it.</param>
-    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, JpegAugmentation? resumeJpeg = null, CancellationToken cancellationToken = default)
+    /// <param name="fromModel">A new run's joint phase starts from the weights of an exported model folder (its stages,
+    /// and its baseline kept as this run's), with its normalisation and classes, instead of training a baseline: to
+    /// fine-tune a model whose checkpoint is gone, for example the bundled one. The run's network must be the model's.</param>
+    public Checkpoint Run(TrainOptions options, TrainingData data, bool resume, int? stopAfterEpochs = null, (int? Baseline, int? Joint) resumeEpochs = default, string? fromBaseline = null, JpegAugmentation? resumeJpeg = null, string? fromModel = null, CancellationToken cancellationToken = default)
     {
         TorchNative.EnsureLoaded();
         options.Jpeg?.Validate();
@@ -54,9 +59,14 @@ public sealed class Trainer
         Checkpoint checkpoint;
         DfbNetModel model;
         var resuming = resume && File.Exists(Path.Combine(_outDir, Checkpoint.FileName));
-        if (resuming && fromBaseline is not null)
+        if (resuming && (fromBaseline ?? fromModel) is not null)
         {
-            throw new ArgumentException($"{_outDir} already holds a run: resume it without a baseline folder, or start the new run in another folder.");
+            throw new ArgumentException($"{_outDir} already holds a run: resume it without a baseline or model folder, or start the new run in another folder.");
+        }
+
+        if (fromBaseline is not null && fromModel is not null)
+        {
+            throw new ArgumentException("Start a run from a baseline folder or from an exported model, not both.");
         }
 
         if (resuming)
@@ -96,6 +106,10 @@ public sealed class Trainer
         else if (fromBaseline is not null)
         {
             (checkpoint, model) = StartFromBaseline(fromBaseline, options, data);
+        }
+        else if (fromModel is not null)
+        {
+            (checkpoint, model) = StartFromModel(fromModel, options, data);
         }
         else
         {
@@ -237,6 +251,70 @@ public sealed class Trainer
             History = [.. source.History.Where(r => r.Phase == TrainingPhase.Baseline)],
         };
         _log($"Main branch from the baseline in {folder} ({trained.BaselineEpochs} epochs, {source.ElapsedSeconds:F0}s); joint training of the whole DFB-Net, loss weights {string.Join("/", options.LossWeights)}");
+        SaveAll(checkpoint, model, null);
+        return (checkpoint, model);
+    }
+
+    /// <summary>
+    /// A new run whose joint phase starts from an exported model folder: its stages' weights, its baseline (kept as this
+    /// run's, so eval still compares against the baseline trained alone), its normalisation, classes and history.
+    /// </summary>
+    private (Checkpoint Checkpoint, DfbNetModel Model) StartFromModel(string folder, TrainOptions options, TrainingData data)
+    {
+        var manifest = ManifestLoader.LoadFolder(folder);
+        if (!manifest.Classes.SequenceEqual(data.Train.Classes))
+        {
+            throw new ArgumentException($"{folder} classifies {manifest.Classes.Count} classes ({string.Join(", ", manifest.Classes.Take(4))}...); the data has {data.Train.Classes.Count} ({string.Join(", ", data.Train.Classes.Take(4))}...). Fine-tune on data of the model's classes.");
+        }
+
+        if (manifest.Input.Width != options.Model.TestSize || manifest.Input.Height != options.Model.TestSize)
+        {
+            throw new ArgumentException($"{folder} takes {manifest.Input.Width}x{manifest.Input.Height} inputs; this run's network takes {options.Model.TestSize}x{options.Model.TestSize} (--input-size).");
+        }
+
+        // Calibration and validation must stay on images the model never trained on: its own split.
+        if (manifest.Training?.Split is { } split && split != options.Split())
+        {
+            throw new ArgumentException($"{folder} was trained with the split {split}; this run splits its data as {options.Split()}. Use the same --seed, --validation, --validation-share and --test-share.");
+        }
+
+        var normalization = manifest.Input.Normalization;
+        if (Math.Abs(normalization.Scale - (1f / 255f)) > 1e-9 || normalization.Mean.Length != 3 || normalization.Std.Length != 3)
+        {
+            throw new ArgumentException($"{folder} normalises its input with scale {normalization.Scale} and {normalization.Mean.Length} channel means; a DfbNet export has 1/255 and three.");
+        }
+
+        var mean = normalization.Mean;
+        var std = normalization.Std;
+        var recipe = new InputRecipe(options.Model.TestSize, options.Model.CropSize, options.Model.ScaleMin, options.Model.ScaleMax, mean, std);
+        var model = new DfbNetModel(options.Model);
+        OnnxWeightImporter.Import(model, [.. manifest.Stages.Select(s => Path.Combine(folder, s.File))], data.Train, recipe);
+        if (manifest.Baseline is { } baselineFile)
+        {
+            using var mainOnly = new DfbNetModel(options.Model with { Branches = [] });
+            OnnxWeightImporter.Import(mainOnly, [Path.Combine(folder, baselineFile.File)], data.Train, recipe);
+            using var baseline = new DfbNetModel(options.Model);
+            baseline.CopyMainBranchFrom(mainOnly);
+            Checkpoint.WriteAtomically(Path.Combine(_outDir, Checkpoint.BaselineFile), tmp => baseline.save(tmp));
+        }
+
+        var checkpoint = new Checkpoint
+        {
+            Options = options,
+            Mean = mean,
+            Std = std,
+            Classes = [.. manifest.Classes],
+            Dataset = manifest.Training?.Dataset ?? data.Train.Source,
+            DatasetName = data.Train.Name,
+            Phase = options.JointEpochs > 0 ? TrainingPhase.Joint : TrainingPhase.Done,
+            Command = $"{manifest.Training?.Command ?? $"the model in {folder}"}; then fine-tuned from its export: {Environment.CommandLine}",
+            Machine = manifest.Training?.Machine ?? MachineDescription(),
+            Started = DateTimeOffset.UtcNow.ToString("u", CultureInfo.InvariantCulture),
+            ElapsedSeconds = manifest.Training?.DurationSeconds ?? 0,
+            BaselineTestAccuracy = manifest.Accuracy?.Baseline,
+            BaselineDescription = manifest.Baseline?.Description,
+        };
+        _log($"Weights from the exported model in {folder} ({manifest.Stages.Count} stages{(manifest.Baseline is null ? "" : ", its baseline kept")}); each block's folded second batch norm rebuilt from {Math.Min(OnnxWeightImporter.StatisticsImages, data.Train.Count)} training images; joint training of the whole DFB-Net, loss weights {string.Join("/", options.LossWeights)}");
         SaveAll(checkpoint, model, null);
         return (checkpoint, model);
     }
