@@ -26,7 +26,8 @@ public sealed class KServeRuntimeTests : IDisposable
         SyntheticModelFolder.Write(models, new SyntheticDfbNetOptions { InputSize = 32, Seed = 7 });
         var keys = Path.Combine(_mount, "api-keys");
         await File.WriteAllTextAsync(keys, "kserve:k-kserve-test-123456\n");
-        var (grpcPort, restPort, metricsPort) = (LoopbackPort.Free(), LoopbackPort.Free(), LoopbackPort.Free());
+        var ports = LoopbackPort.Free(3);
+        var (grpcPort, restPort, metricsPort) = (ports[0], ports[1], ports[2]);
 
         // The runtime's args as KServe passes them, with this machine's paths and free loopback ports.
         var args = RuntimeArgs()
